@@ -1,0 +1,41 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"caregraph/store"
+
+	"github.com/vikstrous/dataloadgen"
+)
+
+// Loaders batch relation lookups of one request into a constant number of queries.
+type Loaders struct {
+	Shapes *dataloadgen.Loader[store.ShapeKey, []byte]
+}
+
+type loadersKey struct{}
+
+// NewLoaders returns a fresh set of loaders over st; they cache for one request only.
+func NewLoaders(st *store.Store) *Loaders {
+	return &Loaders{
+		Shapes: dataloadgen.NewMappedLoader(st.Shapes, dataloadgen.WithWait(time.Millisecond)),
+	}
+}
+
+// WithLoaders gives every request its own loaders.
+func WithLoaders(st *store.Store, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), loadersKey{}, NewLoaders(st))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// loadersFrom returns the request's loaders, or fresh ones outside an HTTP request.
+func (r *Resolver) loaders(ctx context.Context) *Loaders {
+	if l, ok := ctx.Value(loadersKey{}).(*Loaders); ok {
+		return l
+	}
+	return NewLoaders(r.Store)
+}
