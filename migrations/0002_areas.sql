@@ -28,6 +28,16 @@ CREATE TABLE areas (
 CREATE INDEX areas_geom_idx ON areas USING gist (geom);
 CREATE INDEX areas_kind_code_idx ON areas (kind, code);
 
+-- Point lookups test small pieces of each area (at most 128 vertices, cut by
+-- ST_Subdivide) instead of whole boundaries: England alone has thousands of vertices,
+-- and reading and testing it for every lookup would dominate the cost.
+CREATE TABLE area_parts (
+    area_id bigint NOT NULL REFERENCES areas (id) ON DELETE CASCADE,
+    geom    geometry(Polygon, 27700) NOT NULL
+);
+CREATE INDEX area_parts_geom_idx ON area_parts USING gist (geom);
+CREATE INDEX area_parts_area_idx ON area_parts (area_id);
+
 -- Output geometry in EPSG:4326, simplified per web-map zoom level as a coverage (shared
 -- borders simplified once); zoom 99 is full detail.
 CREATE TABLE area_shapes (

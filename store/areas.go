@@ -146,12 +146,14 @@ func (s *Store) AreasByCode(ctx context.Context, codes []string) ([]Area, error)
 	return areas, nil
 }
 
-// The query point is transformed into the column's SRID so that the GiST index on geom
-// serves the lookup; ST_Intersects counts a point on a border as inside.
+// The query point is transformed into the column's SRID so that the GiST index on the
+// subdivided parts serves the lookup; ST_Intersects counts a point on a border as inside.
 const sqlAreasAt = `
 SELECT ` + areaColumns + `
 FROM areas a JOIN boundary_layers l ON l.kind = a.kind
-WHERE ST_Intersects(a.geom, ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), 27700))
+WHERE a.id IN (
+    SELECT p.area_id FROM area_parts p
+    WHERE ST_Intersects(p.geom, ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), 27700)))
 ORDER BY CASE a.kind
     WHEN 'country' THEN 1
     WHEN 'nhs_england_region' THEN 2

@@ -72,6 +72,14 @@ FROM up`
 
 const sqlRemoveAreas = `DELETE FROM areas WHERE kind = $1 AND NOT (code = ANY($2))`
 
+const sqlReplaceParts = `
+WITH gone AS (
+    DELETE FROM area_parts WHERE area_id IN (SELECT id FROM areas WHERE kind = $1)
+)
+INSERT INTO area_parts (area_id, geom)
+SELECT a.id, (ST_Dump(ST_Subdivide(a.geom, 128))).geom
+FROM areas a WHERE a.kind = $1`
+
 const sqlDeleteShapes = `DELETE FROM area_shapes WHERE area_id IN (SELECT id FROM areas WHERE kind = $1)`
 
 // Simplified shapes are repaired in British National Grid, cleared of slivers, then
@@ -131,6 +139,9 @@ func (s *Store) ReplaceLayer(ctx context.Context, li LayerImport) (ImportSummary
 			return err
 		}
 		sum.Removed = int(tag.RowsAffected())
+		if _, err := tx.Exec(ctx, sqlReplaceParts, kind); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, sqlDeleteShapes, kind); err != nil {
 			return err
 		}
