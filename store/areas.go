@@ -24,6 +24,21 @@ const (
 // AreaKinds lists every kind.
 var AreaKinds = []AreaKind{Country, NHSEnglandRegion, LocalHealthBoard, IntegratedCareBoard, LondonBorough}
 
+// rank orders kinds broadest first: country, then region or health board, then ICB,
+// then borough (the order of areasAt).
+func (k AreaKind) rank() int {
+	switch k {
+	case Country:
+		return 1
+	case NHSEnglandRegion, LocalHealthBoard:
+		return 2
+	case IntegratedCareBoard:
+		return 3
+	default:
+		return 4
+	}
+}
+
 // Valid reports whether k is a known kind.
 func (k AreaKind) Valid() bool {
 	for _, x := range AreaKinds {
