@@ -90,7 +90,7 @@ func (r *queryResolver) AreasAt(ctx context.Context, lat float64, lon float64) (
 	if math.IsNaN(lon) || lon < -180 || lon > 180 {
 		return nil, badInput(fmt.Sprintf("lon must be between -180 and 180, got %v", lon))
 	}
-	areas, err := r.Store.AreasAt(ctx, lat, lon)
+	areas, err := r.AreaLocator.AreasAt(ctx, lat, lon)
 	if err != nil {
 		return nil, err
 	}

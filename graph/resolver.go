@@ -12,4 +12,5 @@ import (
 type Resolver struct {
 	Store         *store.Store
 	BoundaryCache *store.BoundaryCache
+	AreaLocator   *store.AreaLocator
 }

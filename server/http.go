@@ -35,6 +35,7 @@ type app struct {
 	pool       *pgxpool.Pool
 	store      *store.Store
 	boundaries *store.BoundaryCache
+	locator    *store.AreaLocator
 	registry   *prometheus.Registry
 }
 
@@ -48,7 +49,10 @@ func newApp(cfg config, logger *slog.Logger, pool *pgxpool.Pool) *app {
 		pool:       pool,
 		store:      st,
 		boundaries: store.NewBoundaryCache(st, 5*time.Second),
-		registry:   reg,
+		locator: store.NewAreaLocator(st, 5*time.Second, func(err error) {
+			logger.Error("area locator", "error", err)
+		}),
+		registry: reg,
 	}
 }
 
@@ -87,7 +91,7 @@ func (a *app) routes() http.Handler {
 
 func (a *app) graphqlHandler() http.Handler {
 	es := generated.NewExecutableSchema(generated.Config{
-		Resolvers:  &graph.Resolver{Store: a.store, BoundaryCache: a.boundaries},
+		Resolvers:  &graph.Resolver{Store: a.store, BoundaryCache: a.boundaries, AreaLocator: a.locator},
 		Complexity: graph.Complexity(),
 	})
 	srv := handler.New(es)
