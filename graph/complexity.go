@@ -26,5 +26,9 @@ func Complexity() generated.ComplexityRoot {
 	}
 	c.Query.AreasAt = func(child int, _, _ float64) int { return costAreasAt + child*5 }
 	c.Query.Boundaries = func(child int, _ model.AreaKind, _ *int) int { return costBoundaries }
+	accountsComplexity(&c)
+	organisationsComplexity(&c)
+	datasetsComplexity(&c)
+	submissionsComplexity(&c)
 	return c
 }

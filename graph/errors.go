@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"caregraph/auth"
 	"caregraph/store"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -43,7 +44,11 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		var in *inputError
 		switch {
-		case errors.As(err, &in):
+		case errors.Is(err, auth.ErrUnauthenticated):
+			gqlErr.Extensions["code"] = CodeUnauthenticated
+		case errors.Is(err, auth.ErrForbidden):
+			gqlErr.Extensions["code"] = CodeForbidden
+		case errors.As(err, &in), errors.Is(err, auth.ErrBadInput):
 			gqlErr.Extensions["code"] = CodeBadUserInput
 		case errors.Is(err, store.ErrNotFound):
 			gqlErr.Extensions["code"] = CodeNotFound

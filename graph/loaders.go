@@ -13,6 +13,14 @@ import (
 // Loaders batch relation lookups of one request into a constant number of queries.
 type Loaders struct {
 	Shapes *dataloadgen.Loader[store.ShapeKey, []byte]
+	// Accounts are the loaders of accounts_loaders.go.
+	Accounts *AccountLoaders
+	// Orgs are the loaders of organisations_loaders.go.
+	Orgs *OrgLoaders
+	// Datasets are the loaders of datasets_loaders.go.
+	Datasets *DatasetLoaders
+	// Audit are the loaders of submissions_loaders.go.
+	Audit *AuditLoaders
 }
 
 type loadersKey struct{}
@@ -20,7 +28,11 @@ type loadersKey struct{}
 // NewLoaders returns a fresh set of loaders over st; they cache for one request only.
 func NewLoaders(st *store.Store) *Loaders {
 	return &Loaders{
-		Shapes: dataloadgen.NewMappedLoader(st.Shapes, dataloadgen.WithWait(time.Millisecond)),
+		Shapes:   dataloadgen.NewMappedLoader(st.Shapes, dataloadgen.WithWait(time.Millisecond)),
+		Accounts: newAccountLoaders(st),
+		Orgs:     newOrgLoaders(st),
+		Datasets: newDatasetLoaders(st),
+		Audit:    newAuditLoaders(st),
 	}
 }
 

@@ -5,7 +5,9 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
+	"caregraph/auth"
 	"caregraph/store"
+	"caregraph/submissions"
 )
 
 // Resolver holds the dependencies every resolver uses.
@@ -13,4 +15,10 @@ type Resolver struct {
 	Store         *store.Store
 	BoundaryCache *store.BoundaryCache
 	AreaLocator   *store.AreaLocator
+	// Auth signs people in and out, manages accounts and tokens, and holds the Policy
+	// every guarded resolver asks.
+	Auth *auth.Service
+	// Uploads takes audit CSV uploads and serves their files (the name Submissions is taken
+	// by resolver methods).
+	Uploads *submissions.Service
 }

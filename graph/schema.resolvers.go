@@ -28,6 +28,14 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 			return nil, nil
 		}
 		return toArea(as[0]), nil
+	case "User", "Token", "AccessLogEntry":
+		return r.accountNode(ctx, typeName, key)
+	case "Organisation", "PaediatricDiabetesUnit", "PaediatricDiabetesNetwork", "OpenUkNetwork":
+		return r.organisationNode(ctx, typeName, key)
+	case "Submission", "Patient":
+		return r.auditNode(ctx, typeName, key)
+	case "Dataset", "JobRun":
+		return r.datasetNode(ctx, typeName, key)
 	default:
 		return nil, badInput(fmt.Sprintf("id names an unknown type %q", typeName))
 	}

@@ -52,6 +52,15 @@ func cmdImportShapefiles(ctx context.Context, e env, args []string) error {
 	if err := db.migrate(ctx, e); err != nil {
 		return err
 	}
-	_, err = shapefiles.ImportAll(ctx, store.New(db.Pool), selected, *dir, e.stderr)
-	return err
+	st := store.New(db.Pool)
+	if _, err = shapefiles.ImportAll(ctx, st, selected, *dir, e.stderr); err != nil {
+		return err
+	}
+	// New boundaries can move sites between areas: place them again.
+	n, err := st.PlaceOrganisations(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "placed %d organisation versions again in the new boundaries\n", n)
+	return nil
 }

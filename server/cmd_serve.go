@@ -20,6 +20,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
+	started := time.Now()
 	e.logger.Info("starting caregraph", e.cfg.logAttrs()...)
 	db, err := openDatabase(ctx, e)
 	if err != nil {
@@ -29,11 +30,25 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if err := db.migrate(ctx, e); err != nil {
 		return err
 	}
+	cleanUpInterruptedUploads(ctx, e, db.Pool, started)
 	if e.cfg.AutoImport {
 		if err := importMissingLayers(ctx, e, store.New(db.Pool)); err != nil {
 			return err
 		}
+		// After the boundaries: seeding places the sites in them.
+		seedIfEmpty(ctx, e, store.New(db.Pool))
 	}
+	sched, err := startScheduler(e, db.Pool)
+	if err != nil {
+		return err
+	}
+	// Deferred after the database's Close, so it runs first: running jobs are
+	// cancelled and recorded before the pool goes away.
+	defer func() {
+		if err := sched.Shutdown(); err != nil {
+			e.logger.Error("stop scheduler", "error", err)
+		}
+	}()
 	a := newApp(e.cfg, e.logger, db.Pool)
 	srv := &http.Server{
 		Addr:              e.cfg.Addr,

@@ -26,6 +26,10 @@ type config struct {
 	Playground     bool
 	// AutoImport imports missing boundary layers on start (CAREGRAPH_AUTO_IMPORT, default on).
 	AutoImport bool
+	// securityConfig holds the limits and session settings (config_security.go).
+	securityConfig
+	// datasetsConfig holds the dataset syncs' sources and schedules (config_datasets.go).
+	datasetsConfig
 }
 
 // loadConfig reads the environment through getenv; errors name the variable at fault.
@@ -70,6 +74,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.AutoImport, err = boolEnv(getenv, "CAREGRAPH_AUTO_IMPORT", c.AutoImport); err != nil {
 		return c, err
 	}
+	if err := c.loadSecurity(getenv); err != nil {
+		return c, err
+	}
+	if err := c.loadDatasets(getenv); err != nil {
+		return c, err
+	}
 	if c.DatabaseURL != "" {
 		if _, err := url.Parse(c.DatabaseURL); err != nil && !strings.Contains(c.DatabaseURL, "=") {
 			return c, fmt.Errorf("DATABASE_URL: not a URL or key=value connection string")
@@ -85,7 +95,9 @@ func (c config) logAttrs() []any {
 		db = redactURL(c.DatabaseURL)
 	}
 	return []any{"database", db, "data_dir", c.DataDir, "addr", c.Addr, "log_level", c.LogLevel.String(),
-		"request_timeout", c.RequestTimeout.String(), "max_complexity", c.MaxComplexity, "playground", c.Playground}
+		"request_timeout", c.RequestTimeout.String(), "max_complexity", c.MaxComplexity, "playground", c.Playground,
+		"max_depth", c.MaxDepth, "max_body_bytes", c.MaxBodyBytes, "rate_limit_ip", c.RateLimitIP.String(),
+		"rate_limit_token", c.RateLimitToken.String(), "session_ttl", c.SessionTTL.String()}
 }
 
 // redactURL hides the password of a connection string, whichever form it takes.

@@ -9,11 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"caregraph/auth"
 	"caregraph/gis"
 	"caregraph/graph"
 	"caregraph/graph/generated"
 	"caregraph/migrations"
 	"caregraph/store"
+	"caregraph/submissions"
 	"caregraph/web"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -37,6 +39,10 @@ type app struct {
 	boundaries *store.BoundaryCache
 	locator    *store.AreaLocator
 	registry   *prometheus.Registry
+	auth       *auth.Service
+	limits     *limits
+	// submissions takes audit CSV uploads (http_submissions.go).
+	submissions *submissions.Service
 }
 
 func newApp(cfg config, logger *slog.Logger, pool *pgxpool.Pool) *app {
@@ -53,6 +59,10 @@ func newApp(cfg config, logger *slog.Logger, pool *pgxpool.Pool) *app {
 			logger.Error("area locator", "error", err)
 		}),
 		registry: reg,
+		auth:     auth.NewService(st, cfg.authOptions(logger)),
+		limits:   newLimits(cfg),
+
+		submissions: submissions.New(st, submissions.Options{Logger: logger}),
 	}
 }
 
@@ -74,8 +84,9 @@ func (a *app) routes() http.Handler {
 
 	mux := http.NewServeMux()
 	gql := graph.WithLoaders(a.store, a.graphqlHandler())
-	mux.Handle("/graphql", instrument("graphql", gzhttp.GzipHandler(http.MaxBytesHandler(gql, a.cfg.MaxBodyBytes))))
+	mux.Handle("/graphql", instrument("graphql", gzhttp.GzipHandler(a.gate(gql))))
 	mux.Handle("GET /boundaries/{file}", instrument("boundaries", http.HandlerFunc(a.serveBoundaries)))
+	a.submissionRoutes(mux, instrument)
 	mux.Handle("GET /healthz", instrument("healthz", http.HandlerFunc(a.healthz)))
 	mux.Handle("GET /readyz", instrument("readyz", http.HandlerFunc(a.readyz)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
@@ -91,16 +102,19 @@ func (a *app) routes() http.Handler {
 
 func (a *app) graphqlHandler() http.Handler {
 	es := generated.NewExecutableSchema(generated.Config{
-		Resolvers:  &graph.Resolver{Store: a.store, BoundaryCache: a.boundaries, AreaLocator: a.locator},
+		Resolvers:  &graph.Resolver{Store: a.store, BoundaryCache: a.boundaries, AreaLocator: a.locator, Auth: a.auth, Uploads: a.submissions},
 		Complexity: graph.Complexity(),
 	})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	// Audit CSV uploads (submitAuditCsv): the GraphQL multipart request spec.
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: maxUploadBody, MaxMemory: uploadMemory})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(graph.DepthLimit{Max: a.cfg.MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(a.cfg.MaxComplexity))
 	srv.SetErrorPresenter(graph.ErrorPresenter(a.logger))
 	srv.SetRecoverFunc(graph.RecoverFunc(a.logger))

@@ -53,6 +53,11 @@ func commands() []command {
 		{"migrate", "apply database migrations", cmdMigrate},
 		{"import-shapefiles", "import boundary layers into PostGIS", cmdImportShapefiles},
 		{"cluster", "start, stop or locate the private PostgreSQL cluster", cmdCluster},
+		{"user", "create accounts and service tokens (user create, user token)", cmdUser},
+		{"seed", "load the organisation reference lists into the register (--report lists placement disagreements)", cmdSeed},
+		{"sync", "bring datasets in from their sources: sync nhs-dd, sync rcpch", cmdSync},
+		{"submit", "submit a unit's NPDA CSV for an audit year (submit --pdu PZ041 --year 2024 FILE)", cmdSubmit},
+		{"demo-data", "write (and with --submit, submit) synthetic NPDA CSVs for every unit", cmdDemoData},
 	}
 }
 

@@ -4,6 +4,7 @@ package model
 
 import (
 	"bytes"
+	"caregraph/graph/scalar"
 	"fmt"
 	"io"
 	"strconv"
@@ -14,6 +15,52 @@ type Node interface {
 	IsNode()
 	// The global identifier; pass it to `node(id:)` to fetch the object again.
 	GetID() string
+}
+
+// A page of the access log, newest first.
+type AccessLogConnection struct {
+	// The entries on this page with their cursors.
+	Edges []*AccessLogEdge `json:"edges"`
+	// The entries on this page.
+	Nodes []*AccessLogEntry `json:"nodes"`
+	// Paging information.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many entries match in all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// An edge of an access log connection.
+type AccessLogEdge struct {
+	// Opaque cursor of this edge.
+	Cursor string `json:"cursor"`
+	// The entry.
+	Node *AccessLogEntry `json:"node"`
+}
+
+// Narrows the access log; every field set must match.
+type AccessLogFilter struct {
+	// Entries about this user.
+	UserID *string `json:"userId,omitempty"`
+	// Entries of actions this admin took.
+	ActingAdminID *string `json:"actingAdminId,omitempty"`
+	// Entries about this unit.
+	PzCode *string `json:"pzCode,omitempty"`
+	// Entries of these actions.
+	Actions []AccessAction `json:"actions,omitempty"`
+	// Entries at or after this time (RFC 3339).
+	Since *string `json:"since,omitempty"`
+	// Entries before this time (RFC 3339).
+	Until *string `json:"until,omitempty"`
+}
+
+// A postal address as published.
+type Address struct {
+	Line1    *string `json:"line1,omitempty"`
+	Line2    *string `json:"line2,omitempty"`
+	Line3    *string `json:"line3,omitempty"`
+	Town     *string `json:"town,omitempty"`
+	County   *string `json:"county,omitempty"`
+	Postcode *string `json:"postcode,omitempty"`
 }
 
 // A page of areas.
@@ -36,6 +83,363 @@ type AreaEdge struct {
 	Node *Area `json:"node"`
 }
 
+// An audit year: 1 April to 31 March of the next year.
+type AuditPeriod struct {
+	// The year the period starts (2024 for April 2024 to March 2025).
+	Year int `json:"year"`
+	// As the audit writes it, e.g. 2024/25.
+	Label    string          `json:"label"`
+	Start    scalar.Date     `json:"start"`
+	End      scalar.Date     `json:"end"`
+	Quarters []*AuditQuarter `json:"quarters"`
+	// The CSV dataset of the period: 2021 (52 columns) until 2025/26, 2026 (59 columns) from 2026/27.
+	DatasetVersion int `json:"datasetVersion"`
+	// Whether units may submit for the period today (the RCPCH audit team always may).
+	Open bool `json:"open"`
+	// The last day submissions are taken.
+	Deadline scalar.Date `json:"deadline"`
+	// Why the period is closed, when it is.
+	ClosedReason *string `json:"closedReason,omitempty"`
+}
+
+// A quarter of an audit period: Q1 April–June … Q4 January–March.
+type AuditQuarter struct {
+	Number int         `json:"number"`
+	Start  scalar.Date `json:"start"`
+	End    scalar.Date `json:"end"`
+}
+
+// A new user list.
+type CreateDatasetInput struct {
+	// Its permanent key: lower-case letters, digits, _ and -, at most 100 characters, unique.
+	Key string `json:"key"`
+	// Its name.
+	Name string `json:"name"`
+	// What it holds.
+	Description *string `json:"description,omitempty"`
+	// Tags for finding it: lower-case words joined by -.
+	Tags []string `json:"tags,omitempty"`
+	// Its options, in order; codes must be unique. At most 10000.
+	Options []*DatasetOptionInput `json:"options"`
+	// The PZ code of the unit that owns it; your primary unit when left out. Only the RCPCH
+	// audit team may make a list of no unit (leave it out without having units).
+	UnitPzCode *string `json:"unitPzCode,omitempty"`
+}
+
+// An account to create.
+type CreateUserInput struct {
+	// The email the person will sign in with.
+	Email string `json:"email"`
+	// The person's name.
+	Name string `json:"name"`
+	// What the account may do.
+	Role Role `json:"role"`
+	// The account's units by PZ code; the first is the primary one. Required but for the audit team.
+	PzCodes []string `json:"pzCodes,omitempty"`
+	// The initial password (at least 10 characters); omit to have one generated.
+	Password *string `json:"password,omitempty"`
+}
+
+// A new account.
+type CreateUserPayload struct {
+	// The account.
+	User *User `json:"user"`
+	// The generated initial password when none was given; shown only now.
+	GeneratedPassword *string `json:"generatedPassword,omitempty"`
+}
+
+// Why a whole file was refused. Nothing of it was stored.
+type CSVRejection struct {
+	// A code: no_header, missing_columns, extra_columns, duplicate_columns, wrong_pdu_number, … (docs/submissions.md).
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	// What the file should have had.
+	Expected []string `json:"expected"`
+	// What it had.
+	Found []string `json:"found"`
+	// The rows at fault, when rows are (at most 20).
+	Rows []int `json:"rows"`
+}
+
+// A custom version of a dataset: a user list that starts as a copy of it.
+type CustomDatasetInput struct {
+	// Its permanent key (as for createDataset).
+	Key string `json:"key"`
+	// Its name; the parent's followed by the unit's PZ code when left out.
+	Name *string `json:"name,omitempty"`
+	// What it holds; says which dataset it was made from when left out.
+	Description *string `json:"description,omitempty"`
+	// Tags; the parent's when left out.
+	Tags []string `json:"tags,omitempty"`
+	// The PZ code of the unit that owns it; your primary unit when left out.
+	UnitPzCode *string `json:"unitPzCode,omitempty"`
+}
+
+// One entry of a dataset's audit log.
+type DatasetAuditEntry struct {
+	// What happened.
+	Action DatasetAction `json:"action"`
+	// When (RFC 3339).
+	At string `json:"at"`
+	// Who: a user (by number), the scheduler or a command.
+	Actor string `json:"actor"`
+	// How many options the dataset held before.
+	BeforeCount int `json:"beforeCount"`
+	// How many it held after.
+	AfterCount int `json:"afterCount"`
+	// The dataset's version after.
+	Version int `json:"version"`
+	// For syncs: created, updated, unchanged or failed.
+	Outcome *string `json:"outcome,omitempty"`
+	// The details as JSON text: options added, removed and changed, or the error of a failed sync.
+	Details string `json:"details"`
+}
+
+// A page of datasets.
+type DatasetConnection struct {
+	// The datasets on this page with their cursors.
+	Edges []*DatasetEdge `json:"edges"`
+	// The datasets on this page.
+	Nodes []*Dataset `json:"nodes"`
+	// Paging information.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many datasets match in all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// An edge of a dataset connection.
+type DatasetEdge struct {
+	// Opaque cursor of this edge.
+	Cursor string `json:"cursor"`
+	// The dataset.
+	Node *Dataset `json:"node"`
+}
+
+// Narrows a dataset listing.
+type DatasetFilter struct {
+	// Only datasets of this category.
+	Category *DatasetCategory `json:"category,omitempty"`
+	// Only datasets carrying every one of these tags.
+	Tags []string `json:"tags,omitempty"`
+	// Only datasets whose key, name, description or tags have a word starting with each word of this.
+	Search *string `json:"search,omitempty"`
+	// Also list custom versions of other datasets (left out by default, so that a picker
+	// shows each list once).
+	IncludeCustom *bool `json:"includeCustom,omitempty"`
+}
+
+// One option of a dataset.
+type DatasetOption struct {
+	// The code stored in answers, e.g. `A` or `RGT01`.
+	Code string `json:"code"`
+	// The text shown for it (may be empty where the source gives none).
+	Label string `json:"label"`
+	// Whether the source has retired the code: kept so that old answers still read, not offered for new ones.
+	Retired bool `json:"retired"`
+}
+
+// An option of a user list.
+type DatasetOptionInput struct {
+	// The code stored in answers; the label when left out.
+	Code *string `json:"code,omitempty"`
+	// The text shown for it.
+	Label string `json:"label"`
+	// Whether the code is retired (kept for old answers, not offered for new ones).
+	Retired *bool `json:"retired,omitempty"`
+}
+
+// A tag and how many datasets you can see carry it.
+type DatasetTag struct {
+	// The tag.
+	Tag string `json:"tag"`
+	// How many visible datasets carry it.
+	DatasetCount int `json:"datasetCount"`
+}
+
+// A dataset field of a patient or a visit: the value as stored after checks.
+type FieldValue struct {
+	Column  string `json:"column"`
+	Heading string `json:"heading"`
+	// The checked value as text (dates YYYY-MM-DD); null when blank or invalid.
+	Value *string `json:"value,omitempty"`
+}
+
+// A count a job run reported, such as `updated: 3`.
+type JobCount struct {
+	// What was counted.
+	Name string `json:"name"`
+	// How many.
+	Value int `json:"value"`
+}
+
+// One run of a scheduled job (dataset syncs and others), however it was started.
+type JobRun struct {
+	// Global identifier.
+	ID string `json:"id"`
+	// The job, e.g. `nhs-dd` or `rcpch`.
+	Job string `json:"job"`
+	// What started the run.
+	Trigger JobTrigger `json:"trigger"`
+	// The schedule tick the run was for (RFC 3339); null for manual runs.
+	ScheduledFor *string `json:"scheduledFor,omitempty"`
+	// When it started (RFC 3339).
+	StartedAt string `json:"startedAt"`
+	// When it finished (RFC 3339); null while running.
+	FinishedAt *string `json:"finishedAt,omitempty"`
+	// How long it took, in milliseconds; null while running.
+	DurationMs *int `json:"durationMs,omitempty"`
+	// How it ended.
+	Outcome JobOutcome `json:"outcome"`
+	// What it counted, by name.
+	Counts []*JobCount `json:"counts"`
+	// Why it failed.
+	Error *string `json:"error,omitempty"`
+	// Which replica (or command) ran it.
+	Host string `json:"host"`
+}
+
+func (JobRun) IsNode() {}
+
+// The global identifier; pass it to `node(id:)` to fetch the object again.
+func (this JobRun) GetID() string { return this.ID }
+
+// A WGS 84 point.
+type LatLon struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// A successful login.
+type LoginPayload struct {
+	// The bearer token: send it as `Authorization: Bearer <token>`. Shown only now.
+	Token string `json:"token"`
+	// When the token stops working (RFC 3339).
+	ExpiresAt string `json:"expiresAt"`
+	// The account signed in.
+	User *User `json:"user"`
+	// True when the account needs a second factor it has not set up yet: the token may
+	// only call `me`, `enrolTotp`, `confirmTotp` and `logout`, and lasts 15 minutes.
+	TotpEnrolmentRequired bool `json:"totpEnrolmentRequired"`
+}
+
+// Changes. Other schema files add theirs with `extend type Mutation`.
+type Mutation struct {
+}
+
+// A circle on the ground.
+type NearInput struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+	// The radius in kilometres; more than 0 and at most 1000.
+	RadiusKm float64 `json:"radiusKm"`
+}
+
+// An organisation and its distance from a point.
+type NearbyOrganisation struct {
+	Organisation *Organisation `json:"organisation"`
+	DistanceKm   float64       `json:"distanceKm"`
+}
+
+// A page of OPEN UK networks.
+type OpenUkNetworkConnection struct {
+	Edges      []*OpenUkNetworkEdge `json:"edges"`
+	Nodes      []*OpenUkNetwork     `json:"nodes"`
+	PageInfo   *PageInfo            `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+// An edge of an OPEN UK network connection.
+type OpenUkNetworkEdge struct {
+	Cursor string         `json:"cursor"`
+	Node   *OpenUkNetwork `json:"node"`
+}
+
+// A page of organisations.
+type OrganisationConnection struct {
+	Edges      []*OrganisationEdge `json:"edges"`
+	Nodes      []*Organisation     `json:"nodes"`
+	PageInfo   *PageInfo           `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+// An edge of an organisation connection.
+type OrganisationEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   *Organisation `json:"node"`
+	// How well the name matched the search (0–1; 2 for an exact ODS code).
+	Score *float64 `json:"score,omitempty"`
+	// Distance from the `near` centre in kilometres.
+	DistanceKm *float64 `json:"distanceKm,omitempty"`
+}
+
+// Filters for `organisations`; all given must hold. Codes may be ODS codes (QUE, Y61, 7A4)
+// or the GSS codes of their areas (E54000056, E40000007, W11000029).
+type OrganisationFilter struct {
+	// Kinds to list; default sites and other organisations (the organisation list).
+	Kinds []OrganisationKind `json:"kinds,omitempty"`
+	// Text to find in names, ignoring case and punctuation, ranked by trigram similarity
+	// (best first); an exact ODS code ranks first.
+	Search *string `json:"search,omitempty"`
+	// The ODS code of a site's trust or health board.
+	Trust               *string `json:"trust,omitempty"`
+	IntegratedCareBoard *string `json:"integratedCareBoard,omitempty"`
+	NhsEnglandRegion    *string `json:"nhsEnglandRegion,omitempty"`
+	LocalHealthBoard    *string `json:"localHealthBoard,omitempty"`
+	// A country's GSS code (E92000001) or name (England).
+	Country *string `json:"country,omitempty"`
+	// A London borough's GSS code (E09…).
+	LondonBorough *string `json:"londonBorough,omitempty"`
+	// A PZ code.
+	PaediatricDiabetesUnit *string `json:"paediatricDiabetesUnit,omitempty"`
+	// A network code (PN06).
+	PaediatricDiabetesNetwork *string `json:"paediatricDiabetesNetwork,omitempty"`
+	// An OPEN UK network code.
+	OpenUkNetwork *string `json:"openUkNetwork,omitempty"`
+	// True (the default): organisations that existed on asOf; false: those closed by then; null: both.
+	Active *bool `json:"active,omitempty"`
+	// Organisations within a circle, nearest first (after search rank).
+	Near *NearInput `json:"near,omitempty"`
+}
+
+// One version of an organisation's attributes.
+type OrganisationVersion struct {
+	Name string `json:"name"`
+	// Null for since before our records begin.
+	ValidFrom *scalar.Date `json:"validFrom,omitempty"`
+	// The first day the version no longer held; null while current.
+	ValidTo  *scalar.Date `json:"validTo,omitempty"`
+	Address  *Address     `json:"address,omitempty"`
+	Location *LatLon      `json:"location,omitempty"`
+}
+
+// A page of paediatric diabetes networks.
+type PaediatricDiabetesNetworkConnection struct {
+	Edges      []*PaediatricDiabetesNetworkEdge `json:"edges"`
+	Nodes      []*PaediatricDiabetesNetwork     `json:"nodes"`
+	PageInfo   *PageInfo                        `json:"pageInfo"`
+	TotalCount int                              `json:"totalCount"`
+}
+
+// An edge of a network connection.
+type PaediatricDiabetesNetworkEdge struct {
+	Cursor string                     `json:"cursor"`
+	Node   *PaediatricDiabetesNetwork `json:"node"`
+}
+
+// A page of paediatric diabetes units.
+type PaediatricDiabetesUnitConnection struct {
+	Edges      []*PaediatricDiabetesUnitEdge `json:"edges"`
+	Nodes      []*PaediatricDiabetesUnit     `json:"nodes"`
+	PageInfo   *PageInfo                     `json:"pageInfo"`
+	TotalCount int                           `json:"totalCount"`
+}
+
+// An edge of a unit connection.
+type PaediatricDiabetesUnitEdge struct {
+	Cursor string                  `json:"cursor"`
+	Node   *PaediatricDiabetesUnit `json:"node"`
+}
+
 // Where a page of a connection starts and ends.
 type PageInfo struct {
 	// Whether more items follow this page.
@@ -48,7 +452,246 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// A page of patients.
+type PatientConnection struct {
+	Edges      []*PatientEdge `json:"edges"`
+	Nodes      []*Patient     `json:"nodes"`
+	PageInfo   *PageInfo      `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+// An edge of a patient connection.
+type PatientEdge struct {
+	Cursor string   `json:"cursor"`
+	Node   *Patient `json:"node"`
+}
+
+// Narrows a list of patients.
+type PatientFilter struct {
+	// An NHS number (spaces and dashes ignored), or Jersey's Unique Reference Number.
+	Identifier   *string `json:"identifier,omitempty"`
+	DiabetesType *int    `json:"diabetesType,omitempty"`
+	// Only patients whose rows have errors (true) or have none (false).
+	HasErrors *bool `json:"hasErrors,omitempty"`
+}
+
 type Query struct {
+}
+
+// How many rows, patients and errors a submission holds.
+type SubmissionCounts struct {
+	// Data rows of the file (one per visit).
+	Rows     int `json:"rows"`
+	Patients int `json:"patients"`
+	Visits   int `json:"visits"`
+	// Rows with at least one error.
+	InvalidRows int `json:"invalidRows"`
+	Errors      int `json:"errors"`
+}
+
+// A problem with one cell of a submitted file.
+type SubmissionError struct {
+	// The row: the line of the file it starts on; the header is row 1.
+	Row int `json:"row"`
+	// The dataset field, e.g. hba1c_date.
+	Column string `json:"column"`
+	// The column's heading in the dataset's template.
+	Heading string `json:"heading"`
+	// What kind of problem: required, invalid, invalid_code, out_of_range, future_date, outside_audit_period, conflict, … (docs/submissions.md lists them).
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// A page of a submission's errors, in row order.
+type SubmissionErrorConnection struct {
+	Edges      []*SubmissionErrorEdge `json:"edges"`
+	Nodes      []*SubmissionError     `json:"nodes"`
+	PageInfo   *PageInfo              `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+// How many errors of one kind a column has.
+type SubmissionErrorCount struct {
+	Column  string `json:"column"`
+	Heading string `json:"heading"`
+	Code    string `json:"code"`
+	Count   int    `json:"count"`
+	// Rows with an error of this kind.
+	Rows int `json:"rows"`
+}
+
+// An edge of a submission error connection.
+type SubmissionErrorEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *SubmissionError `json:"node"`
+}
+
+// The outcome of an upload: an active submission, or a rejection.
+type SubmitAuditCSVResult struct {
+	// The new active submission; null when the file was rejected.
+	Submission *Submission `json:"submission,omitempty"`
+	// Why the file was refused; null when it was accepted.
+	Rejection *CSVRejection `json:"rejection,omitempty"`
+	// The submission this one replaced.
+	SupersededSubmission *Submission `json:"supersededSubmission,omitempty"`
+}
+
+// A new TOTP secret for an authenticator app, shown once.
+type TotpEnrolment struct {
+	// The shared secret in base32, for typing into the app.
+	Secret string `json:"secret"`
+	// The otpauth:// URI, for a QR code.
+	URI string `json:"uri"`
+}
+
+// Changes to a user list; fields left out stay as they are.
+type UpdateDatasetInput struct {
+	Name        *string  `json:"name,omitempty"`
+	Description *string  `json:"description,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	// The new options, replacing the current ones; the version rises if they differ.
+	Options []*DatasetOptionInput `json:"options,omitempty"`
+	// The version you last read: the change is refused with CONFLICT if someone changed the
+	// options since.
+	ExpectedVersion *int `json:"expectedVersion,omitempty"`
+}
+
+// Changes to an account; fields left out stay as they are.
+type UpdateUserInput struct {
+	// A new name.
+	Name *string `json:"name,omitempty"`
+	// A new role.
+	Role *Role `json:"role,omitempty"`
+	// Deactivate (false) or reactivate (true); deactivating revokes every token.
+	Active *bool `json:"active,omitempty"`
+	// The account's units by PZ code, replacing the current ones; the first is the primary one.
+	PzCodes []string `json:"pzCodes,omitempty"`
+	// Remove the second factor so that the person sets it up again.
+	ResetTotp *bool `json:"resetTotp,omitempty"`
+}
+
+// A page of users.
+type UserConnection struct {
+	// The users on this page with their cursors.
+	Edges []*UserEdge `json:"edges"`
+	// The users on this page.
+	Nodes []*User `json:"nodes"`
+	// Paging information.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many users match in all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// An edge of a user connection.
+type UserEdge struct {
+	// Opaque cursor of this edge.
+	Cursor string `json:"cursor"`
+	// The user.
+	Node *User `json:"node"`
+}
+
+// Narrows a list of users; every field set must match.
+type UserFilter struct {
+	// Members of this unit.
+	PzCode *string `json:"pzCode,omitempty"`
+	// Accounts with this role.
+	Role *Role `json:"role,omitempty"`
+	// Active or deactivated accounts.
+	Active *bool `json:"active,omitempty"`
+	// Part of the email or name, in any case.
+	Search *string `json:"search,omitempty"`
+}
+
+// One cell of a submitted row: the raw text and the checked value.
+type VisitCell struct {
+	Column  string `json:"column"`
+	Heading string `json:"heading"`
+	// The cell exactly as the file had it.
+	Raw string `json:"raw"`
+	// The checked value as text (dates YYYY-MM-DD); null when blank or invalid.
+	Value *string `json:"value,omitempty"`
+}
+
+// What an access log entry records.
+type AccessAction string
+
+const (
+	AccessActionLogin           AccessAction = "LOGIN"
+	AccessActionLoginFailed     AccessAction = "LOGIN_FAILED"
+	AccessActionLockout         AccessAction = "LOCKOUT"
+	AccessActionLogout          AccessAction = "LOGOUT"
+	AccessActionTokenCreated    AccessAction = "TOKEN_CREATED"
+	AccessActionTokenRevoked    AccessAction = "TOKEN_REVOKED"
+	AccessActionUserCreated     AccessAction = "USER_CREATED"
+	AccessActionUserUpdated     AccessAction = "USER_UPDATED"
+	AccessActionRoleChanged     AccessAction = "ROLE_CHANGED"
+	AccessActionUnitsChanged    AccessAction = "UNITS_CHANGED"
+	AccessActionPasswordChanged AccessAction = "PASSWORD_CHANGED"
+	AccessActionTotpEnabled     AccessAction = "TOTP_ENABLED"
+	AccessActionTotpReset       AccessAction = "TOTP_RESET"
+	AccessActionCSVUploaded     AccessAction = "CSV_UPLOADED"
+	AccessActionPatientViewed   AccessAction = "PATIENT_VIEWED"
+)
+
+var AllAccessAction = []AccessAction{
+	AccessActionLogin,
+	AccessActionLoginFailed,
+	AccessActionLockout,
+	AccessActionLogout,
+	AccessActionTokenCreated,
+	AccessActionTokenRevoked,
+	AccessActionUserCreated,
+	AccessActionUserUpdated,
+	AccessActionRoleChanged,
+	AccessActionUnitsChanged,
+	AccessActionPasswordChanged,
+	AccessActionTotpEnabled,
+	AccessActionTotpReset,
+	AccessActionCSVUploaded,
+	AccessActionPatientViewed,
+}
+
+func (e AccessAction) IsValid() bool {
+	switch e {
+	case AccessActionLogin, AccessActionLoginFailed, AccessActionLockout, AccessActionLogout, AccessActionTokenCreated, AccessActionTokenRevoked, AccessActionUserCreated, AccessActionUserUpdated, AccessActionRoleChanged, AccessActionUnitsChanged, AccessActionPasswordChanged, AccessActionTotpEnabled, AccessActionTotpReset, AccessActionCSVUploaded, AccessActionPatientViewed:
+		return true
+	}
+	return false
+}
+
+func (e AccessAction) String() string {
+	return string(e)
+}
+
+func (e *AccessAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AccessAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AccessAction", str)
+	}
+	return nil
+}
+
+func (e AccessAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AccessAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AccessAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // The kinds of health geography area.
@@ -113,6 +756,823 @@ func (e *AreaKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e AreaKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The outcome of a check that needs an outside service.
+type CheckStatus string
+
+const (
+	CheckStatusValid   CheckStatus = "VALID"
+	CheckStatusInvalid CheckStatus = "INVALID"
+	// No service was configured or it did not answer; the upload went on without it.
+	CheckStatusNotChecked CheckStatus = "NOT_CHECKED"
+)
+
+var AllCheckStatus = []CheckStatus{
+	CheckStatusValid,
+	CheckStatusInvalid,
+	CheckStatusNotChecked,
+}
+
+func (e CheckStatus) IsValid() bool {
+	switch e {
+	case CheckStatusValid, CheckStatusInvalid, CheckStatusNotChecked:
+		return true
+	}
+	return false
+}
+
+func (e CheckStatus) String() string {
+	return string(e)
+}
+
+func (e *CheckStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CheckStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CheckStatus", str)
+	}
+	return nil
+}
+
+func (e CheckStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CheckStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CheckStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What an audit log entry records.
+type DatasetAction string
+
+const (
+	DatasetActionSync    DatasetAction = "SYNC"
+	DatasetActionScrape  DatasetAction = "SCRAPE"
+	DatasetActionEdit    DatasetAction = "EDIT"
+	DatasetActionCreate  DatasetAction = "CREATE"
+	DatasetActionPublish DatasetAction = "PUBLISH"
+	DatasetActionDelete  DatasetAction = "DELETE"
+)
+
+var AllDatasetAction = []DatasetAction{
+	DatasetActionSync,
+	DatasetActionScrape,
+	DatasetActionEdit,
+	DatasetActionCreate,
+	DatasetActionPublish,
+	DatasetActionDelete,
+}
+
+func (e DatasetAction) IsValid() bool {
+	switch e {
+	case DatasetActionSync, DatasetActionScrape, DatasetActionEdit, DatasetActionCreate, DatasetActionPublish, DatasetActionDelete:
+		return true
+	}
+	return false
+}
+
+func (e DatasetAction) String() string {
+	return string(e)
+}
+
+func (e *DatasetAction) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DatasetAction(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DatasetAction", str)
+	}
+	return nil
+}
+
+func (e DatasetAction) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DatasetAction) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DatasetAction) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a dataset comes from.
+type DatasetCategory string
+
+const (
+	// A code list of the NHS Data Dictionary, scraped from its page.
+	DatasetCategoryNhsDd DatasetCategory = "NHS_DD"
+	// An RCPCH organisation list (hospitals, trusts, health boards, boroughs, regions, units, ICBs).
+	DatasetCategoryRcpch DatasetCategory = "RCPCH"
+	// A list from another outside API.
+	DatasetCategoryExternalAPI DatasetCategory = "EXTERNAL_API"
+	// A list made by a unit (or the RCPCH audit team) through this API.
+	DatasetCategoryUserCreated DatasetCategory = "USER_CREATED"
+)
+
+var AllDatasetCategory = []DatasetCategory{
+	DatasetCategoryNhsDd,
+	DatasetCategoryRcpch,
+	DatasetCategoryExternalAPI,
+	DatasetCategoryUserCreated,
+}
+
+func (e DatasetCategory) IsValid() bool {
+	switch e {
+	case DatasetCategoryNhsDd, DatasetCategoryRcpch, DatasetCategoryExternalAPI, DatasetCategoryUserCreated:
+		return true
+	}
+	return false
+}
+
+func (e DatasetCategory) String() string {
+	return string(e)
+}
+
+func (e *DatasetCategory) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DatasetCategory(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DatasetCategory", str)
+	}
+	return nil
+}
+
+func (e DatasetCategory) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DatasetCategory) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DatasetCategory) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a dataset's options are obtained.
+type DatasetSourceType string
+
+const (
+	// Read from a web page.
+	DatasetSourceTypeScrape DatasetSourceType = "SCRAPE"
+	// Fetched from an API.
+	DatasetSourceTypeAPI DatasetSourceType = "API"
+	// Built from caregraph's own tables.
+	DatasetSourceTypeImported DatasetSourceType = "IMPORTED"
+	// Edited by hand.
+	DatasetSourceTypeManual DatasetSourceType = "MANUAL"
+)
+
+var AllDatasetSourceType = []DatasetSourceType{
+	DatasetSourceTypeScrape,
+	DatasetSourceTypeAPI,
+	DatasetSourceTypeImported,
+	DatasetSourceTypeManual,
+}
+
+func (e DatasetSourceType) IsValid() bool {
+	switch e {
+	case DatasetSourceTypeScrape, DatasetSourceTypeAPI, DatasetSourceTypeImported, DatasetSourceTypeManual:
+		return true
+	}
+	return false
+}
+
+func (e DatasetSourceType) String() string {
+	return string(e)
+}
+
+func (e *DatasetSourceType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DatasetSourceType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DatasetSourceType", str)
+	}
+	return nil
+}
+
+func (e DatasetSourceType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DatasetSourceType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DatasetSourceType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a job run ended.
+type JobOutcome string
+
+const (
+	// Still running.
+	JobOutcomeRunning   JobOutcome = "RUNNING"
+	JobOutcomeSucceeded JobOutcome = "SUCCEEDED"
+	// Failed; `error` says why.
+	JobOutcomeFailed JobOutcome = "FAILED"
+	// The process running it stopped before it finished.
+	JobOutcomeAbandoned JobOutcome = "ABANDONED"
+)
+
+var AllJobOutcome = []JobOutcome{
+	JobOutcomeRunning,
+	JobOutcomeSucceeded,
+	JobOutcomeFailed,
+	JobOutcomeAbandoned,
+}
+
+func (e JobOutcome) IsValid() bool {
+	switch e {
+	case JobOutcomeRunning, JobOutcomeSucceeded, JobOutcomeFailed, JobOutcomeAbandoned:
+		return true
+	}
+	return false
+}
+
+func (e JobOutcome) String() string {
+	return string(e)
+}
+
+func (e *JobOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = JobOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid JobOutcome", str)
+	}
+	return nil
+}
+
+func (e JobOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *JobOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e JobOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What started a job run.
+type JobTrigger string
+
+const (
+	// The schedule.
+	JobTriggerSchedule JobTrigger = "SCHEDULE"
+	// An operator, with a `server` command.
+	JobTriggerManual JobTrigger = "MANUAL"
+)
+
+var AllJobTrigger = []JobTrigger{
+	JobTriggerSchedule,
+	JobTriggerManual,
+}
+
+func (e JobTrigger) IsValid() bool {
+	switch e {
+	case JobTriggerSchedule, JobTriggerManual:
+		return true
+	}
+	return false
+}
+
+func (e JobTrigger) String() string {
+	return string(e)
+}
+
+func (e *JobTrigger) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = JobTrigger(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid JobTrigger", str)
+	}
+	return nil
+}
+
+func (e JobTrigger) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *JobTrigger) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e JobTrigger) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The kinds of organisation in the register, keyed by ODS code.
+type OrganisationKind string
+
+const (
+	// A hospital or community site caring for children (e.g. RGT01), run by a trust or health board.
+	OrganisationKindSite OrganisationKind = "SITE"
+	// An NHS trust (e.g. RGT).
+	OrganisationKindNhsTrust OrganisationKind = "NHS_TRUST"
+	// A Welsh local health board (7A1–7A7), which runs its own sites.
+	OrganisationKindLocalHealthBoard OrganisationKind = "LOCAL_HEALTH_BOARD"
+	// An integrated care board of England (e.g. QUE), covering an area E54…
+	OrganisationKindIntegratedCareBoard OrganisationKind = "INTEGRATED_CARE_BOARD"
+	// An NHS England region (Y56–Y63), covering an area E40…
+	OrganisationKindNhsEnglandRegion OrganisationKind = "NHS_ENGLAND_REGION"
+	// An organisation outside the NHS hierarchy, such as the RCPCH itself (8HV48).
+	OrganisationKindOther OrganisationKind = "OTHER"
+)
+
+var AllOrganisationKind = []OrganisationKind{
+	OrganisationKindSite,
+	OrganisationKindNhsTrust,
+	OrganisationKindLocalHealthBoard,
+	OrganisationKindIntegratedCareBoard,
+	OrganisationKindNhsEnglandRegion,
+	OrganisationKindOther,
+}
+
+func (e OrganisationKind) IsValid() bool {
+	switch e {
+	case OrganisationKindSite, OrganisationKindNhsTrust, OrganisationKindLocalHealthBoard, OrganisationKindIntegratedCareBoard, OrganisationKindNhsEnglandRegion, OrganisationKindOther:
+		return true
+	}
+	return false
+}
+
+func (e OrganisationKind) String() string {
+	return string(e)
+}
+
+func (e *OrganisationKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrganisationKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrganisationKind", str)
+	}
+	return nil
+}
+
+func (e OrganisationKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrganisationKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrganisationKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a site's country, region, ICB, health board and borough were found.
+type Placement string
+
+const (
+	// From the areas that contain the site's point.
+	PlacementPoint Placement = "POINT"
+	// The site's point lies in no UK country (e.g. Jersey); its areas are left empty.
+	PlacementOutside Placement = "OUTSIDE"
+	// The site has no point: from its trust's or health board's relationships.
+	PlacementLookup Placement = "LOOKUP"
+	// Not a site: the organisation's areas are its own relationships.
+	PlacementNotApplicable Placement = "NOT_APPLICABLE"
+)
+
+var AllPlacement = []Placement{
+	PlacementPoint,
+	PlacementOutside,
+	PlacementLookup,
+	PlacementNotApplicable,
+}
+
+func (e Placement) IsValid() bool {
+	switch e {
+	case PlacementPoint, PlacementOutside, PlacementLookup, PlacementNotApplicable:
+		return true
+	}
+	return false
+}
+
+func (e Placement) String() string {
+	return string(e)
+}
+
+func (e *Placement) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Placement(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Placement", str)
+	}
+	return nil
+}
+
+func (e Placement) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Placement) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Placement) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What an account may do; docs/security.md has the full table.
+type Role string
+
+const (
+	// Reads the data of their units.
+	RoleReader Role = "READER"
+	// Reads and submits the data of their units.
+	RoleEditor Role = "EDITOR"
+	// Reads and submits the data of their units and manages their units' accounts.
+	RoleCoordinator Role = "COORDINATOR"
+	// The RCPCH audit team: every unit, closed audit periods, all accounts, the access log.
+	RoleRcpchAuditTeam Role = "RCPCH_AUDIT_TEAM"
+)
+
+var AllRole = []Role{
+	RoleReader,
+	RoleEditor,
+	RoleCoordinator,
+	RoleRcpchAuditTeam,
+}
+
+func (e Role) IsValid() bool {
+	switch e {
+	case RoleReader, RoleEditor, RoleCoordinator, RoleRcpchAuditTeam:
+		return true
+	}
+	return false
+}
+
+func (e Role) String() string {
+	return string(e)
+}
+
+func (e *Role) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Role(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Role", str)
+	}
+	return nil
+}
+
+func (e Role) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Role) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a submission is in its life.
+type SubmissionState string
+
+const (
+	// Being read and stored; not yet the unit's data.
+	SubmissionStateProcessing SubmissionState = "PROCESSING"
+	// Stored and checked, about to become the unit's data.
+	SubmissionStateInactive SubmissionState = "INACTIVE"
+	// The unit's data for its audit year: exactly one per unit and year.
+	SubmissionStateActive SubmissionState = "ACTIVE"
+	// Replaced by a later upload; its row, counts, errors and original file are kept.
+	SubmissionStateSuperseded SubmissionState = "SUPERSEDED"
+	// Interrupted or failed after it was recorded; nothing of it is in the unit's data.
+	SubmissionStateFailed SubmissionState = "FAILED"
+)
+
+var AllSubmissionState = []SubmissionState{
+	SubmissionStateProcessing,
+	SubmissionStateInactive,
+	SubmissionStateActive,
+	SubmissionStateSuperseded,
+	SubmissionStateFailed,
+}
+
+func (e SubmissionState) IsValid() bool {
+	switch e {
+	case SubmissionStateProcessing, SubmissionStateInactive, SubmissionStateActive, SubmissionStateSuperseded, SubmissionStateFailed:
+		return true
+	}
+	return false
+}
+
+func (e SubmissionState) String() string {
+	return string(e)
+}
+
+func (e *SubmissionState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SubmissionState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SubmissionState", str)
+	}
+	return nil
+}
+
+func (e SubmissionState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SubmissionState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SubmissionState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a predecessor organisation passed to its successor.
+type SuccessionKind string
+
+const (
+	SuccessionKindMerger      SuccessionKind = "MERGER"
+	SuccessionKindAcquisition SuccessionKind = "ACQUISITION"
+	SuccessionKindRename      SuccessionKind = "RENAME"
+	SuccessionKindClosure     SuccessionKind = "CLOSURE"
+	SuccessionKindSplit       SuccessionKind = "SPLIT"
+	SuccessionKindCodeChange  SuccessionKind = "CODE_CHANGE"
+)
+
+var AllSuccessionKind = []SuccessionKind{
+	SuccessionKindMerger,
+	SuccessionKindAcquisition,
+	SuccessionKindRename,
+	SuccessionKindClosure,
+	SuccessionKindSplit,
+	SuccessionKindCodeChange,
+}
+
+func (e SuccessionKind) IsValid() bool {
+	switch e {
+	case SuccessionKindMerger, SuccessionKindAcquisition, SuccessionKindRename, SuccessionKindClosure, SuccessionKindSplit, SuccessionKindCodeChange:
+		return true
+	}
+	return false
+}
+
+func (e SuccessionKind) String() string {
+	return string(e)
+}
+
+func (e *SuccessionKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SuccessionKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SuccessionKind", str)
+	}
+	return nil
+}
+
+func (e SuccessionKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SuccessionKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SuccessionKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a service token may do for its unit.
+type TokenAccess string
+
+const (
+	// Read the unit's data.
+	TokenAccessRead TokenAccess = "READ"
+	// Read and submit the unit's data.
+	TokenAccessSubmit TokenAccess = "SUBMIT"
+)
+
+var AllTokenAccess = []TokenAccess{
+	TokenAccessRead,
+	TokenAccessSubmit,
+}
+
+func (e TokenAccess) IsValid() bool {
+	switch e {
+	case TokenAccessRead, TokenAccessSubmit:
+		return true
+	}
+	return false
+}
+
+func (e TokenAccess) String() string {
+	return string(e)
+}
+
+func (e *TokenAccess) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TokenAccess(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TokenAccess", str)
+	}
+	return nil
+}
+
+func (e TokenAccess) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TokenAccess) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TokenAccess) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a token came from.
+type TokenKind string
+
+const (
+	// Issued by login to a person.
+	TokenKindUser TokenKind = "USER"
+	// Issued to a unit's system, for one unit, with read or submit access.
+	TokenKindService TokenKind = "SERVICE"
+)
+
+var AllTokenKind = []TokenKind{
+	TokenKindUser,
+	TokenKindService,
+}
+
+func (e TokenKind) IsValid() bool {
+	switch e {
+	case TokenKindUser, TokenKindService:
+		return true
+	}
+	return false
+}
+
+func (e TokenKind) String() string {
+	return string(e)
+}
+
+func (e *TokenKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TokenKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TokenKind", str)
+	}
+	return nil
+}
+
+func (e TokenKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TokenKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TokenKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -6,23 +6,30 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // Date is a calendar date without time or zone, written YYYY-MM-DD.
 type Date struct{ time.Time }
 
-// UnmarshalGQL parses YYYY-MM-DD.
+// UnmarshalGQL parses YYYY-MM-DD. A malformed date is the caller's mistake, so the error
+// carries the BAD_USER_INPUT code (this package cannot reach graph's error presenter).
 func (d *Date) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("Date must be a string in the form YYYY-MM-DD")
+		return badInput("Date must be a string in the form YYYY-MM-DD")
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return fmt.Errorf("Date must be in the form YYYY-MM-DD, got %q", s)
+		return badInput(fmt.Sprintf("Date must be in the form YYYY-MM-DD, got %q", s))
 	}
 	d.Time = t
 	return nil
+}
+
+func badInput(msg string) error {
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": "BAD_USER_INPUT"}}
 }
 
 // MarshalGQL writes YYYY-MM-DD.
