@@ -33,7 +33,7 @@ type OrgLoaders struct {
 // orgLoaderWait is short: lists prefetch and queue their rows' keys themselves (see
 // organisations_prefetch.go), so the wait only gathers the few fields of one object, and
 // a lookup with its whole hierarchy waits it once per level.
-const orgLoaderWait = 500 * time.Microsecond
+const orgLoaderWait = raceSlowdown * 500 * time.Microsecond
 
 func newOrgLoaders(st *store.Store) *OrgLoaders {
 	wait := dataloadgen.WithWait(orgLoaderWait)
