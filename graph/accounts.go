@@ -95,20 +95,11 @@ func (r *Resolver) userQuery(ctx context.Context, filter *model.UserFilter, firs
 }
 
 func userConnection(rows []store.User, total, limit int, hasPrevious bool) *model.UserConnection {
-	conn := &model.UserConnection{TotalCount: total, PageInfo: &model.PageInfo{HasPreviousPage: hasPrevious}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		conn.PageInfo.HasNextPage = true
-	}
-	conn.Nodes = make([]*model.User, len(rows))
-	conn.Edges = make([]*model.UserEdge, len(rows))
+	rows, cursors, info := page(rows, limit, hasPrevious, func(_ int, u store.User) string { return encodeCursor(strings.ToLower(u.Email)) })
+	conn := &model.UserConnection{TotalCount: total, PageInfo: info, Nodes: make([]*model.User, len(rows)), Edges: make([]*model.UserEdge, len(rows))}
 	for i, u := range rows {
 		conn.Nodes[i] = toUser(u)
-		conn.Edges[i] = &model.UserEdge{Cursor: encodeCursor(strings.ToLower(u.Email)), Node: conn.Nodes[i]}
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges[i] = &model.UserEdge{Cursor: cursors[i], Node: conn.Nodes[i]}
 	}
 	return conn
 }
@@ -160,24 +151,15 @@ func (r *Resolver) accessLogQuery(ctx context.Context, filter *model.AccessLogFi
 }
 
 func accessLogConnection(rows []store.AccessEntry, total, limit int, hasPrevious bool) (*model.AccessLogConnection, error) {
-	conn := &model.AccessLogConnection{TotalCount: total, PageInfo: &model.PageInfo{HasPreviousPage: hasPrevious}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		conn.PageInfo.HasNextPage = true
-	}
-	conn.Nodes = make([]*model.AccessLogEntry, len(rows))
-	conn.Edges = make([]*model.AccessLogEdge, len(rows))
+	rows, cursors, info := page(rows, limit, hasPrevious, func(_ int, e store.AccessEntry) string { return encodeCursor(strconv.FormatInt(e.ID, 10)) })
+	conn := &model.AccessLogConnection{TotalCount: total, PageInfo: info, Nodes: make([]*model.AccessLogEntry, len(rows)), Edges: make([]*model.AccessLogEdge, len(rows))}
 	for i, e := range rows {
 		n, err := toAccessLogEntry(e)
 		if err != nil {
 			return nil, err
 		}
 		conn.Nodes[i] = n
-		conn.Edges[i] = &model.AccessLogEdge{Cursor: encodeCursor(strconv.FormatInt(e.ID, 10)), Node: n}
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges[i] = &model.AccessLogEdge{Cursor: cursors[i], Node: n}
 	}
 	return conn, nil
 }

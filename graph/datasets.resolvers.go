@@ -249,20 +249,11 @@ func (r *queryResolver) Datasets(ctx context.Context, filter *model.DatasetFilte
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.DatasetConnection{TotalCount: total, PageInfo: &model.PageInfo{HasPreviousPage: afterKey != ""}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		conn.PageInfo.HasNextPage = true
-	}
-	conn.Nodes = make([]*model.Dataset, len(rows))
-	conn.Edges = make([]*model.DatasetEdge, len(rows))
+	rows, cursors, info := page(rows, limit, afterKey != "", func(_ int, d store.Dataset) string { return encodeCursor(d.Key) })
+	conn := &model.DatasetConnection{TotalCount: total, PageInfo: info, Nodes: make([]*model.Dataset, len(rows)), Edges: make([]*model.DatasetEdge, len(rows))}
 	for i, d := range rows {
 		conn.Nodes[i] = toDataset(d)
-		conn.Edges[i] = &model.DatasetEdge{Cursor: encodeCursor(d.Key), Node: conn.Nodes[i]}
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges[i] = &model.DatasetEdge{Cursor: cursors[i], Node: conn.Nodes[i]}
 	}
 	if err := r.prefetchDatasetRelations(ctx, conn.Nodes); err != nil {
 		return nil, err

@@ -49,19 +49,10 @@ func (r *queryResolver) Areas(ctx context.Context, kind model.AreaKind, first *i
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.AreaConnection{TotalCount: total, PageInfo: &model.PageInfo{HasPreviousPage: afterCode != ""}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		conn.PageInfo.HasNextPage = true
-	}
-	conn.Nodes = toAreas(rows)
-	conn.Edges = make([]*model.AreaEdge, len(conn.Nodes))
+	rows, cursors, info := page(rows, limit, afterCode != "", func(_ int, a store.Area) string { return encodeCursor(a.Code) })
+	conn := &model.AreaConnection{TotalCount: total, PageInfo: info, Nodes: toAreas(rows), Edges: make([]*model.AreaEdge, len(rows))}
 	for i, a := range conn.Nodes {
-		conn.Edges[i] = &model.AreaEdge{Cursor: encodeCursor(a.Code), Node: a}
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges[i] = &model.AreaEdge{Cursor: cursors[i], Node: a}
 	}
 	return conn, nil
 }

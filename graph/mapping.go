@@ -109,3 +109,23 @@ func toBoundaryLayer(l store.BoundaryLayer) *model.BoundaryLayer {
 		ImportedAt:   l.ImportedAt.UTC().Format(time.RFC3339),
 	}
 }
+
+// page trims rows read with limit+1 (one more than asked, to tell whether another page
+// follows) to the page and gives each row its cursor and the page its PageInfo. It is the
+// one place of the Relay paging rules; callers build their own nodes and edges.
+func page[T any](rows []T, limit int, hasPrevious bool, cursor func(i int, row T) string) ([]T, []string, *model.PageInfo) {
+	info := &model.PageInfo{HasPreviousPage: hasPrevious}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		info.HasNextPage = true
+	}
+	cursors := make([]string, len(rows))
+	for i, row := range rows {
+		cursors[i] = cursor(i, row)
+	}
+	if n := len(cursors); n > 0 {
+		info.StartCursor = &cursors[0]
+		info.EndCursor = &cursors[n-1]
+	}
+	return rows, cursors, info
+}

@@ -398,20 +398,12 @@ func (r *queryResolver) PaediatricDiabetesUnits(ctx context.Context, asOf *scala
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.PaediatricDiabetesUnitConnection{TotalCount: total, PageInfo: &model.PageInfo{HasPreviousPage: afterPZ != ""}}
-	if len(us) > limit {
-		us = us[:limit]
-		conn.PageInfo.HasNextPage = true
-	}
-	conn.Nodes = toUnits(us)
+	us, cursors, info := page(us, limit, afterPZ != "", func(_ int, u store.Unit) string { return encodeCursor(u.PZCode) })
+	conn := &model.PaediatricDiabetesUnitConnection{TotalCount: total, PageInfo: info, Nodes: toUnits(us)}
 	r.prefetchUnits(ctx, conn.Nodes, rowSelection(ctx, connectionRows...))
 	conn.Edges = make([]*model.PaediatricDiabetesUnitEdge, len(conn.Nodes))
 	for i, u := range conn.Nodes {
-		conn.Edges[i] = &model.PaediatricDiabetesUnitEdge{Cursor: encodeCursor(u.PzCode), Node: u}
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges[i] = &model.PaediatricDiabetesUnitEdge{Cursor: cursors[i], Node: u}
 	}
 	return conn, nil
 }
@@ -430,19 +422,12 @@ func (r *queryResolver) PaediatricDiabetesNetworks(ctx context.Context, first *i
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.PaediatricDiabetesNetworkConnection{TotalCount: total, PageInfo: &model.PageInfo{HasPreviousPage: afterCode != ""}}
-	if len(ns) > limit {
-		ns = ns[:limit]
-		conn.PageInfo.HasNextPage = true
-	}
-	for _, n := range ns {
+	ns, cursors, info := page(ns, limit, afterCode != "", func(_ int, n store.Network) string { return encodeCursor(n.Code) })
+	conn := &model.PaediatricDiabetesNetworkConnection{TotalCount: total, PageInfo: info}
+	for i, n := range ns {
 		node := toDiabetesNetwork(n)
 		conn.Nodes = append(conn.Nodes, node)
-		conn.Edges = append(conn.Edges, &model.PaediatricDiabetesNetworkEdge{Cursor: encodeCursor(n.Code), Node: node})
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges = append(conn.Edges, &model.PaediatricDiabetesNetworkEdge{Cursor: cursors[i], Node: node})
 	}
 	return conn, nil
 }
@@ -461,19 +446,12 @@ func (r *queryResolver) OpenUkNetworks(ctx context.Context, first *int, after *s
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.OpenUkNetworkConnection{TotalCount: total, PageInfo: &model.PageInfo{HasPreviousPage: afterCode != ""}}
-	if len(ns) > limit {
-		ns = ns[:limit]
-		conn.PageInfo.HasNextPage = true
-	}
-	for _, n := range ns {
+	ns, cursors, info := page(ns, limit, afterCode != "", func(_ int, n store.Network) string { return encodeCursor(n.Code) })
+	conn := &model.OpenUkNetworkConnection{TotalCount: total, PageInfo: info}
+	for i, n := range ns {
 		node := toOpenUKNetwork(n)
 		conn.Nodes = append(conn.Nodes, node)
-		conn.Edges = append(conn.Edges, &model.OpenUkNetworkEdge{Cursor: encodeCursor(n.Code), Node: node})
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges = append(conn.Edges, &model.OpenUkNetworkEdge{Cursor: cursors[i], Node: node})
 	}
 	return conn, nil
 }

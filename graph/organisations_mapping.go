@@ -268,25 +268,17 @@ func pagePosition(after *string, ranked bool) (string, int, error) {
 
 // orgConnection builds a connection from a page fetched with one row more than asked.
 func orgConnection(items []store.ListedOrganisation, total, limit int, ranked bool, offset int, hasPrevious bool) *model.OrganisationConnection {
-	conn := &model.OrganisationConnection{TotalCount: total, PageInfo: &model.PageInfo{HasPreviousPage: hasPrevious}}
-	if len(items) > limit {
-		items = items[:limit]
-		conn.PageInfo.HasNextPage = true
-	}
-	conn.Nodes = make([]*model.Organisation, len(items))
-	conn.Edges = make([]*model.OrganisationEdge, len(items))
+	items, cursors, info := page(items, limit, hasPrevious, func(i int, it store.ListedOrganisation) string {
+		if ranked {
+			return offsetCursor(offset + i)
+		}
+		return encodeCursor(it.ODSCode)
+	})
+	conn := &model.OrganisationConnection{TotalCount: total, PageInfo: info, Nodes: make([]*model.Organisation, len(items)), Edges: make([]*model.OrganisationEdge, len(items))}
 	for i, it := range items {
 		node := toOrganisation(it.Organisation)
-		cursor := encodeCursor(it.ODSCode)
-		if ranked {
-			cursor = offsetCursor(offset + i)
-		}
 		conn.Nodes[i] = node
-		conn.Edges[i] = &model.OrganisationEdge{Cursor: cursor, Node: node, Score: roundPtr(it.Score, 1000), DistanceKm: roundPtr(it.DistanceKm, 1000)}
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges[i] = &model.OrganisationEdge{Cursor: cursors[i], Node: node, Score: roundPtr(it.Score, 1000), DistanceKm: roundPtr(it.DistanceKm, 1000)}
 	}
 	return conn
 }

@@ -182,22 +182,13 @@ func (r *Resolver) patientsOf(ctx context.Context, submissionID, unitID int64, f
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.PatientConnection{TotalCount: total, PageInfo: &model.PageInfo{HasPreviousPage: cursor != ""}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		conn.PageInfo.HasNextPage = true
-	}
-	conn.Nodes = make([]*model.Patient, len(rows))
-	conn.Edges = make([]*model.PatientEdge, len(rows))
+	rows, cursors, info := page(rows, limit, cursor != "", func(_ int, p store.Patient) string { return encodeCursor(strconv.Itoa(p.Ordinal)) })
+	conn := &model.PatientConnection{TotalCount: total, PageInfo: info, Nodes: make([]*model.Patient, len(rows)), Edges: make([]*model.PatientEdge, len(rows))}
 	ids := make([]int64, len(rows))
 	for i, p := range rows {
 		conn.Nodes[i] = toPatient(p)
-		conn.Edges[i] = &model.PatientEdge{Cursor: encodeCursor(strconv.Itoa(p.Ordinal)), Node: conn.Nodes[i]}
+		conn.Edges[i] = &model.PatientEdge{Cursor: cursors[i], Node: conn.Nodes[i]}
 		ids[i] = p.ID
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
 	}
 	if len(ids) > 0 {
 		if err := r.logPatientView(ctx, unitID, map[string]any{"submission_id": submissionID, "patient_ids": ids}); err != nil {
@@ -240,20 +231,11 @@ func (r *Resolver) submissionErrors(ctx context.Context, sub *model.Submission, 
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.SubmissionErrorConnection{TotalCount: total, PageInfo: &model.PageInfo{HasPreviousPage: cursor != ""}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		conn.PageInfo.HasNextPage = true
-	}
-	conn.Nodes = make([]*model.SubmissionError, len(rows))
-	conn.Edges = make([]*model.SubmissionErrorEdge, len(rows))
+	rows, cursors, info := page(rows, limit, cursor != "", func(_ int, e store.SubmissionError) string { return encodeCursor(fmt.Sprintf("%d:%d", e.Row, e.ID)) })
+	conn := &model.SubmissionErrorConnection{TotalCount: total, PageInfo: info, Nodes: make([]*model.SubmissionError, len(rows)), Edges: make([]*model.SubmissionErrorEdge, len(rows))}
 	for i, e := range rows {
 		conn.Nodes[i] = toSubmissionError(sub.DatasetVersion, e.CellError)
-		conn.Edges[i] = &model.SubmissionErrorEdge{Cursor: encodeCursor(fmt.Sprintf("%d:%d", e.Row, e.ID)), Node: conn.Nodes[i]}
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges[i] = &model.SubmissionErrorEdge{Cursor: cursors[i], Node: conn.Nodes[i]}
 	}
 	return conn, nil
 }
