@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"time"
 
 	"caregraph/graph/model"
 	"caregraph/store"
@@ -21,7 +20,7 @@ type AccountLoaders struct {
 }
 
 func newAccountLoaders(st *store.Store) *AccountLoaders {
-	wait := dataloadgen.WithWait(time.Millisecond)
+	wait := dataloadgen.WithWait(loaderWait)
 	return &AccountLoaders{
 		Users: dataloadgen.NewMappedLoader(st.UsersByID, wait),
 		UnitMembers: dataloadgen.NewMappedLoader(func(ctx context.Context, ids []int64) (map[int64][]store.User, error) {

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"time"
 
 	"caregraph/store"
 
@@ -32,7 +31,7 @@ type DatasetLoaders struct {
 }
 
 func newDatasetLoaders(st *store.Store) *DatasetLoaders {
-	wait := dataloadgen.WithWait(time.Millisecond)
+	wait := dataloadgen.WithWait(loaderWait)
 	return &DatasetLoaders{
 		Options: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []optionsKey) (map[optionsKey][]store.Option, error) {
 			groups := map[store.OptionQuery][]int64{}

@@ -25,10 +25,15 @@ type Loaders struct {
 
 type loadersKey struct{}
 
+// loaderWait is how long a loader gathers keys before it runs its batch: long enough for
+// the sibling resolvers of a list, which ask concurrently, to land in one batch (and
+// stretched under the race detector, which slows them; see race_on.go).
+const loaderWait = raceSlowdown * time.Millisecond
+
 // NewLoaders returns a fresh set of loaders over st; they cache for one request only.
 func NewLoaders(st *store.Store) *Loaders {
 	return &Loaders{
-		Shapes:   dataloadgen.NewMappedLoader(st.Shapes, dataloadgen.WithWait(time.Millisecond)),
+		Shapes:   dataloadgen.NewMappedLoader(st.Shapes, dataloadgen.WithWait(loaderWait)),
 		Accounts: newAccountLoaders(st),
 		Orgs:     newOrgLoaders(st),
 		Datasets: newDatasetLoaders(st),

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"time"
 
 	"caregraph/store"
 
@@ -45,7 +44,7 @@ func orEmpty[K comparable, V any](fetch func(context.Context, []K) (map[K][]V, e
 }
 
 func newAuditLoaders(st *store.Store) *AuditLoaders {
-	wait := dataloadgen.WithWait(time.Millisecond)
+	wait := dataloadgen.WithWait(loaderWait)
 	return &AuditLoaders{
 		Submissions:     dataloadgen.NewMappedLoader(st.SubmissionsByID, wait),
 		UnitSubmissions: dataloadgen.NewMappedLoader(orEmpty(st.SubmissionsOf), wait),
