@@ -110,6 +110,23 @@ func countRows(t *testing.T, db *dbtest.DB, sql string, args ...any) int {
 	return n
 }
 
+// waitUntilNoSessionHolds waits, for at most ten seconds, until no session holds the
+// upload lock of the submission (class 726201106, see store.uploadLockClass).
+func waitUntilNoSessionHolds(t *testing.T, db *dbtest.DB, id int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := countRows(t, db, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 726201106 AND objid::bigint = $1 AND objsubid = 2`, id)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the upload lock of submission %d is still held after 10 s", id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestSubmissionLifecycle(t *testing.T) {
 	db := dbtest.New(t)
 	st := store.New(db.Pool)
@@ -279,6 +296,9 @@ func TestCancelledLoadKeepsThePreviousData(t *testing.T) {
 	// The process "dies" here: no Fail, no Close of the lock by the test's own hand; the
 	// cancelled statement has closed the upload's connection, and with it its session.
 	up.Close()
+	// The server ends the dead connection's session, and drops its lock, a moment after
+	// the client went away; a restart comes much later, so wait for that moment here.
+	waitUntilNoSessionHolds(t, db, up.ID)
 
 	bg := context.Background()
 	if a, err := st.ActiveSubmission(bg, unit, 2024); err != nil || a.ID != first || a.Patients != 50 {
