@@ -192,14 +192,16 @@ type Kind uint8
 const (
 	// Proportion: eligible, passed and failed counts; percentage = passed / eligible.
 	Proportion Kind = iota + 1
-	// Count: the number of eligible patients is the figure (KPIs 1–12: who is counted).
+	// Count: the number of passed patients is the figure (KPIs 1–12: who is counted);
+	// for KPIs 2–12 the rest of KPI 1's set has failed, so eligible is KPI 1's count.
 	Count
-	// Mean: the mean across eligible patients of each patient's Value (KPI 44).
+	// Mean: the mean of the passed patients' Values (KPI 44); an eligible patient
+	// without a value has failed.
 	Mean
-	// Median: the median across eligible patients of each patient's Value (KPI 45).
+	// Median: the median of the passed patients' Values (KPI 45).
 	Median
-	// Sum: the sum of eligible patients' Values, with the number of eligible (passed)
-	// patients beside it (KPIs 46 and 47: admissions, and patients admitted).
+	// Sum: the sum of eligible patients' Values, with the number of passed patients
+	// (at least one) beside it (KPIs 46 and 47: admissions, and patients admitted).
 	Sum
 	// Ratio: the sum of Values over the sum of Denominators across eligible patients
 	// (KPI 32.1: health checks given over health checks expected).
