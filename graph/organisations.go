@@ -160,10 +160,11 @@ func (r *Resolver) organisationByCode(ctx context.Context, odsCode string, asOf 
 	m := toOrganisation(o)
 	m.SuccessionIDs = path
 	r.queueLinked(ctx, []*model.Organisation{m}, plan)
+	var rels map[store.OrgKey]store.Relations
 	if rel != nil {
-		r.primeRelations(ctx, []store.Relations{*rel}, plan)
+		rels = relationsByKey([]store.Relations{*rel})
 	}
-	return m, nil
+	return m, r.loadRelated(ctx, []*model.Organisation{m}, rels, plan)
 }
 
 // listOrganisations runs a filtered, paged list.
@@ -189,8 +190,7 @@ func (r *Resolver) listOrganisations(ctx context.Context, f store.OrgFilter, asO
 			rels = append(rels, *it.Relations)
 		}
 	}
-	r.primeRelations(ctx, rels, plan)
-	return conn, nil
+	return conn, r.loadRelated(ctx, conn.Nodes, relationsByKey(rels), plan)
 }
 
 // organisationNode resolves the global ids of the register's types.

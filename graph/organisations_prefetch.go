@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"slices"
 
 	"caregraph/graph/model"
 	"caregraph/store"
@@ -96,6 +95,8 @@ func (s selection) any(names ...string) bool {
 type prefetchPlan struct {
 	relations, orgs, units, networks, openUK, areas, linkedAreas bool
 	linked, sitesInArea, unitsLed, siblings                      bool
+	// ownArea: the rows' own area (an ICB's, region's or health board's).
+	ownArea bool
 }
 
 func planFor(sel selection) prefetchPlan {
@@ -110,37 +111,33 @@ func planFor(sel selection) prefetchPlan {
 		siblings: sel.row["siblings"],
 	}
 	p.sitesInArea = sel.row["sites"]
+	p.ownArea = sel.row["area"]
 	p.networks = sel.row["paediatricDiabetesNetwork"] || p.units && sel.deep["network"]
 	p.linkedAreas = p.orgs && sel.deep["area"]
 	p.relations = p.orgs || p.units || p.networks || p.openUK || p.areas
 	return p
 }
 
-// prefetchOrganisations loads the relations of orgs if their rows ask for any, primes the
-// relations loader with them and queues what they lead to.
+// prefetchOrganisations loads the relations of orgs that their rows ask for and hangs
+// them on the rows (see organisations_related.go), and queues the lists hanging off them.
 func (r *Resolver) prefetchOrganisations(ctx context.Context, orgs []*model.Organisation, sel selection) error {
 	if len(orgs) == 0 {
 		return nil
 	}
 	plan := planFor(sel)
 	r.queueLinked(ctx, orgs, plan)
-	if !plan.relations {
-		return nil
+	var rels map[store.OrgKey]store.Relations
+	if plan.relations {
+		keys := make([]store.OrgKey, len(orgs))
+		for i, o := range orgs {
+			keys[i] = store.OrgKey{ID: o.DBID, On: o.AsOf.Time}
+		}
+		var err error
+		if rels, err = r.Store.RelationsByKey(ctx, keys); err != nil {
+			return err
+		}
 	}
-	keys := make([]store.OrgKey, len(orgs))
-	for i, o := range orgs {
-		keys[i] = store.OrgKey{ID: o.DBID, On: o.AsOf.Time}
-	}
-	rels, err := r.Store.RelationsByKey(ctx, keys)
-	if err != nil {
-		return err
-	}
-	all := make([]store.Relations, 0, len(rels))
-	for _, rel := range rels {
-		all = append(all, rel)
-	}
-	r.primeRelations(ctx, all, plan)
-	return nil
+	return r.loadRelated(ctx, orgs, rels, plan)
 }
 
 // queueLinked queues the lists hanging off each organisation that the rows ask for.
@@ -164,51 +161,6 @@ func (r *Resolver) queueLinked(ctx context.Context, orgs []*model.Organisation, 
 	queue(ctx, l.SitesInArea, inArea)
 	queue(ctx, l.Linked, linked)
 	queue(ctx, l.UnitsLed, led)
-}
-
-// primeRelations puts organisations' relations in the loader's cache and queues, without
-// waiting, the loads they lead to. The keys of each loader are gathered first and then
-// queued in one tight loop, so that they land in one batch (the batch's wait starts
-// with its first key).
-func (r *Resolver) primeRelations(ctx context.Context, rels []store.Relations, plan prefetchPlan) {
-	l := r.orgLoaders(ctx)
-	var orgs, linked []store.OrgKey
-	var units []store.UnitKey
-	var networks, openUK []int64
-	var areas []string
-	for _, rel := range rels {
-		l.Relations.Prime(rel.Key, rel)
-		d := rel.Key.On
-		if plan.orgs {
-			for _, id := range append(append(append([]int64{}, rel.ICBIDs...), rel.RegionIDs...), ptrs(rel.ParentID, rel.LHBID)...) {
-				orgs = append(orgs, store.OrgKey{ID: id, On: d})
-			}
-		}
-		if plan.units && rel.UnitID != nil {
-			units = append(units, store.UnitKey{ID: *rel.UnitID, On: d})
-		}
-		if plan.networks && rel.DiabetesNetworkID != nil {
-			networks = append(networks, *rel.DiabetesNetworkID)
-		}
-		if plan.openUK {
-			openUK = append(openUK, rel.OpenUKNetworkIDs...)
-		}
-		if plan.areas {
-			areas = append(areas, rel.CountryCode, rel.BoroughCode)
-		}
-		if plan.linkedAreas {
-			areas = append(append(append(areas, rel.ICBCodes...), rel.RegionCodes...), rel.LHBCode)
-		}
-		if plan.siblings && rel.ParentID != nil {
-			linked = append(linked, store.OrgKey{ID: *rel.ParentID, On: d})
-		}
-	}
-	queue(ctx, l.Organisation, orgs)
-	queue(ctx, l.Unit, units)
-	queue(ctx, l.DiabetesNet, networks)
-	queue(ctx, l.OpenUKNet, openUK)
-	queue(ctx, l.Area, slices.DeleteFunc(areas, func(c string) bool { return c == "" }))
-	queue(ctx, l.Linked, linked)
 }
 
 // queue asks a loader for keys without waiting for them.

@@ -27,6 +27,10 @@ type Organisation struct {
 	// SuccessionIDs are the successions followed to reach this organisation from the
 	// code asked for.
 	SuccessionIDs []int64
+	// Related and OwnArea are relations loaded ahead by the resolver that produced the
+	// object (nil when it did not); see organisation_related.go.
+	Related *OrgRelated
+	OwnArea *OwnArea
 }
 
 // IsNode marks Organisation as a Node.
@@ -49,6 +53,8 @@ type PaediatricDiabetesUnit struct {
 	// LeadID and NetworkID are the unit's lead organisation and network on AsOf.
 	LeadID    *int64
 	NetworkID *int64
+	// NetworkOf is the network loaded ahead for AsOf (nil when it was not).
+	NetworkOf *UnitNetwork
 }
 
 // IsNode marks PaediatricDiabetesUnit as a Node.
