@@ -27,6 +27,10 @@ const (
 	ActionTOTPReset       = "totp_reset"
 	ActionCSVUploaded     = "csv_uploaded"
 	ActionPatientViewed   = "patient_viewed"
+	// ActionODSReviewApproved and ActionODSReviewRejected are an admin's decisions on
+	// ODS changes queued for review (migrations/0007_ods.sql).
+	ActionODSReviewApproved = "ods_review_approved"
+	ActionODSReviewRejected = "ods_review_rejected"
 )
 
 // AccessEntry is one access log row to write or read.
