@@ -35,6 +35,8 @@ type Service struct {
 	lookups  audit.Lookups
 	now      func() time.Time
 	logger   *slog.Logger
+	// activated is Options.OnActivated.
+	activated func(unitID int64, auditYear int)
 }
 
 // Options configure a Service; zero fields take the defaults.
@@ -47,6 +49,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives failures that do not fail the request (slog.DiscardHandler).
 	Logger *slog.Logger
+	// OnActivated, when set, hears of every submission made active (the KPI
+	// aggregation recomputes the unit). It must return at once: the upload does not wait.
+	OnActivated func(unitID int64, auditYear int)
 }
 
 // New returns a Service over st.
@@ -61,6 +66,7 @@ func New(st *store.Store, opts Options) *Service {
 	if opts.Logger != nil {
 		s.logger = opts.Logger
 	}
+	s.activated = opts.OnActivated
 	return s
 }
 
@@ -185,6 +191,9 @@ func (s *Service) Submit(ctx context.Context, p *auth.Principal, req Request) (R
 	prev, err := up.Activate(ctx)
 	if err != nil {
 		return fail(err)
+	}
+	if s.activated != nil {
+		s.activated(unitID, req.AuditYear)
 	}
 	sub, err := s.store.SubmissionByID(ctx, up.ID)
 	if err != nil {
