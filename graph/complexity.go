@@ -30,5 +30,7 @@ func Complexity() generated.ComplexityRoot {
 	organisationsComplexity(&c)
 	datasetsComplexity(&c)
 	submissionsComplexity(&c)
+	odsComplexity(&c)
+	kpisComplexity(&c)
 	return c
 }

@@ -21,6 +21,8 @@ type Loaders struct {
 	Datasets *DatasetLoaders
 	// Audit are the loaders of submissions_loaders.go.
 	Audit *AuditLoaders
+	// KPIs are the loaders of kpis.go.
+	KPIs *KPILoaders
 }
 
 type loadersKey struct{}
@@ -38,6 +40,7 @@ func NewLoaders(st *store.Store) *Loaders {
 		Orgs:     newOrgLoaders(st),
 		Datasets: newDatasetLoaders(st),
 		Audit:    newAuditLoaders(st),
+		KPIs:     newKPILoaders(st),
 	}
 }
 

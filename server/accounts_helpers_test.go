@@ -42,6 +42,8 @@ func newAuthServer(t *testing.T, mutate func(*config)) *authServer {
 	}
 	logs := &syncBuffer{}
 	a := newApp(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), db.Pool)
+	// Before the database goes: KPI recomputes an upload started in the background.
+	t.Cleanup(a.aggregator.Wait)
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
 	s := &authServer{testServer: &testServer{Server: srv, counter: counter}, app: a, db: db, logs: logs, units: map[string]int64{}}

@@ -48,14 +48,11 @@ func cmdDemoData(ctx context.Context, e env, args []string) error {
 	if *patients < 1 || *invalid < 0 || *invalid > 0.5 {
 		return fmt.Errorf("%w: --patients must be at least 1 and --invalid between 0 and 0.5", errUsage)
 	}
-	db, err := openDatabase(ctx, e)
+	db, err := openMigrated(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close(ctx)
-	if err := db.migrate(ctx, e); err != nil {
-		return err
-	}
 	st := store.New(db.Pool)
 	units, err := demoUnits(ctx, st, *unitList)
 	if err != nil {

@@ -44,14 +44,11 @@ func cmdImportShapefiles(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	db, err := openDatabase(ctx, e)
+	db, err := openMigrated(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close(ctx)
-	if err := db.migrate(ctx, e); err != nil {
-		return err
-	}
 	st := store.New(db.Pool)
 	if _, err = shapefiles.ImportAll(ctx, st, selected, *dir, e.stderr); err != nil {
 		return err

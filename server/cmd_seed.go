@@ -43,14 +43,11 @@ func cmdSeed(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openDatabase(ctx, e)
+	db, err := openMigrated(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close(ctx)
-	if err := db.migrate(ctx, e); err != nil {
-		return err
-	}
 	r, err := refdata.Seed(ctx, store.New(db.Pool), lists, refdata.Options{Effective: from, Progress: e.stderr})
 	if err != nil {
 		return err

@@ -22,14 +22,11 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	}
 	started := time.Now()
 	e.logger.Info("starting caregraph", e.cfg.logAttrs()...)
-	db, err := openDatabase(ctx, e)
+	db, err := openMigrated(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close(ctx)
-	if err := db.migrate(ctx, e); err != nil {
-		return err
-	}
 	cleanUpInterruptedUploads(ctx, e, db.Pool, started)
 	if e.cfg.AutoImport {
 		if err := importMissingLayers(ctx, e, store.New(db.Pool)); err != nil {
@@ -50,6 +47,8 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		}
 	}()
 	a := newApp(e.cfg, e.logger, db.Pool)
+	// Before the pool closes: a unit's KPI recompute started by an upload finishes.
+	defer a.aggregator.Wait()
 	srv := &http.Server{
 		Addr:              e.cfg.Addr,
 		Handler:           a.routes(),

@@ -46,15 +46,16 @@ func cmdSubmit(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	db, err := openDatabase(ctx, e)
+	db, err := openMigrated(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close(ctx)
-	if err := db.migrate(ctx, e); err != nil {
-		return err
-	}
-	svc := submissions.New(store.New(db.Pool), submissions.Options{Logger: e.logger})
+	agg := newAggregator(store.New(db.Pool), e.logger)
+	// The unit's KPIs are recomputed after activation, as when the server takes an
+	// upload; the command waits for that before it closes the pool.
+	defer agg.Wait()
+	svc := submissions.New(store.New(db.Pool), submissions.Options{Logger: e.logger, OnActivated: agg.AfterActivation})
 	res, err := svc.Submit(ctx, auth.Operator(), submissions.Request{
 		PZCode: *pdu, AuditYear: *year, FileName: filepath.Base(path), File: data, Via: store.ViaCommandLine,
 		Progress: progressPrinter(e.stderr),

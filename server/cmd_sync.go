@@ -25,6 +25,7 @@ func syncCommands() []command {
 	return []command{
 		{"nhs-dd", "scrape the NHS Data Dictionary code lists listed in docs/nhs-data-dictionary-datasets.md", cmdSyncNHSDD},
 		{"rcpch", "build the seven RCPCH organisation lists (API when configured, else our own tables)", cmdSyncRCPCH},
+		{"ods", "bring sites, trusts, boards and ICBs in line with NHS ODS (changes, successions, review queue)", cmdSyncODS},
 	}
 }
 
@@ -127,14 +128,11 @@ func cmdSyncRCPCH(ctx context.Context, e env, args []string) error {
 // (under the job's lock, recorded in job_runs), a dry run directly. It prints the
 // summary and fails when any dataset failed.
 func runSync(ctx context.Context, e env, job string, dryRun bool, do func(context.Context, *store.Store) (syncReport, error)) error {
-	db, err := openDatabase(ctx, e)
+	db, err := openMigrated(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close(ctx)
-	if err := db.migrate(ctx, e); err != nil {
-		return err
-	}
 	st := store.New(db.Pool)
 	var rep syncReport
 	run := func(ctx context.Context) (map[string]int, error) {

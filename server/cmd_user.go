@@ -68,14 +68,11 @@ func cmdUserCreate(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openDatabase(ctx, e)
+	db, err := openMigrated(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close(ctx)
-	if err := db.migrate(ctx, e); err != nil {
-		return err
-	}
 	svc := auth.NewService(store.New(db.Pool), e.cfg.authOptions(e.logger))
 	u, generated, err := svc.CreateUser(ctx, auth.Operator(), auth.NewUserRequest{Email: *email, Name: *name, Role: r, PZCodes: pdus, Password: password})
 	if err != nil {
@@ -121,14 +118,11 @@ func cmdUserToken(ctx context.Context, e env, args []string) error {
 	if *expires <= 0 {
 		return fmt.Errorf("%w: --expires must be positive", errUsage)
 	}
-	db, err := openDatabase(ctx, e)
+	db, err := openMigrated(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close(ctx)
-	if err := db.migrate(ctx, e); err != nil {
-		return err
-	}
 	svc := auth.NewService(store.New(db.Pool), e.cfg.authOptions(e.logger))
 	desc := *description
 	if desc == "" {

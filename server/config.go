@@ -30,6 +30,10 @@ type config struct {
 	securityConfig
 	// datasetsConfig holds the dataset syncs' sources and schedules (config_datasets.go).
 	datasetsConfig
+	// odsConfig holds the NHS ODS sync's sources and schedule (config_ods.go).
+	odsConfig
+	// kpisConfig holds the KPI aggregation's schedule (config_kpis.go).
+	kpisConfig
 }
 
 // loadConfig reads the environment through getenv; errors name the variable at fault.
@@ -78,6 +82,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	if err := c.loadDatasets(getenv); err != nil {
+		return c, err
+	}
+	if err := c.loadODS(getenv); err != nil {
+		return c, err
+	}
+	if err := c.loadKPIs(getenv); err != nil {
 		return c, err
 	}
 	if c.DatabaseURL != "" {

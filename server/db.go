@@ -18,6 +18,20 @@ type database struct {
 	logger  *slog.Logger
 }
 
+// openMigrated opens the database, as openDatabase does, and brings its schema up to
+// date: what every command that reads or writes data does first.
+func openMigrated(ctx context.Context, e env) (*database, error) {
+	db, err := openDatabase(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx, e); err != nil {
+		db.Close(ctx)
+		return nil, err
+	}
+	return db, nil
+}
+
 // openDatabase connects to DATABASE_URL, or starts (or reuses) the private cluster in
 // cfg.ClusterDir and connects to its caregraph database.
 func openDatabase(ctx context.Context, e env) (*database, error) {

@@ -16,6 +16,7 @@ import (
 	"caregraph/migrations"
 	"caregraph/store"
 	"caregraph/submissions"
+	"caregraph/sync/aggregate"
 	"caregraph/web"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -43,12 +44,16 @@ type app struct {
 	limits     *limits
 	// submissions takes audit CSV uploads (http_submissions.go).
 	submissions *submissions.Service
+	// aggregator recomputes a unit's KPIs in the background after its upload is
+	// activated; wait for it before closing the pool.
+	aggregator *aggregate.Aggregator
 }
 
 func newApp(cfg config, logger *slog.Logger, pool *pgxpool.Pool) *app {
 	st := store.New(pool)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newPoolCollector(pool))
+	agg := newAggregator(st, logger)
 	return &app{
 		cfg:        cfg,
 		logger:     logger,
@@ -62,7 +67,8 @@ func newApp(cfg config, logger *slog.Logger, pool *pgxpool.Pool) *app {
 		auth:     auth.NewService(st, cfg.authOptions(logger)),
 		limits:   newLimits(cfg),
 
-		submissions: submissions.New(st, submissions.Options{Logger: logger}),
+		submissions: submissions.New(st, submissions.Options{Logger: logger, OnActivated: agg.AfterActivation}),
+		aggregator:  agg,
 	}
 }
 
@@ -101,8 +107,10 @@ func (a *app) routes() http.Handler {
 }
 
 func (a *app) graphqlHandler() http.Handler {
+	resolver := &graph.Resolver{Store: a.store, BoundaryCache: a.boundaries, AreaLocator: a.locator, Auth: a.auth, Uploads: a.submissions}
 	es := generated.NewExecutableSchema(generated.Config{
-		Resolvers:  &graph.Resolver{Store: a.store, BoundaryCache: a.boundaries, AreaLocator: a.locator, Auth: a.auth, Uploads: a.submissions},
+		Resolvers:  resolver,
+		Directives: generated.DirectiveRoot{Prefetched: resolver.Prefetched},
 		Complexity: graph.Complexity(),
 	})
 	srv := handler.New(es)

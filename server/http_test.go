@@ -46,6 +46,8 @@ func newTestServer(t *testing.T, mutate func(*config)) *testServer {
 	}
 	logs := &bytes.Buffer{}
 	a := newApp(cfg, slog.New(slog.NewTextHandler(logs, nil)), db.Pool)
+	// Before the database goes: KPI recomputes an upload started in the background.
+	t.Cleanup(a.aggregator.Wait)
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
 	return &testServer{Server: srv, counter: counter, logs: logs}

@@ -55,9 +55,11 @@ func commands() []command {
 		{"cluster", "start, stop or locate the private PostgreSQL cluster", cmdCluster},
 		{"user", "create accounts and service tokens (user create, user token)", cmdUser},
 		{"seed", "load the organisation reference lists into the register (--report lists placement disagreements)", cmdSeed},
-		{"sync", "bring datasets in from their sources: sync nhs-dd, sync rcpch", cmdSync},
+		{"sync", "bring datasets in from their sources: sync nhs-dd, sync rcpch, sync ods", cmdSync},
+		{"mergers", "create sites from NHS ODS or close them (mergers --organisations CODE... --create|--delete)", cmdMergers},
 		{"submit", "submit a unit's NPDA CSV for an audit year (submit --pdu PZ041 --year 2024 FILE)", cmdSubmit},
 		{"demo-data", "write (and with --submit, submit) synthetic NPDA CSVs for every unit", cmdDemoData},
+		{"aggregate", "recompute the audit KPIs and their aggregates by place (aggregate [--year Y] [--pdu PZ...])", cmdAggregate},
 	}
 }
 

@@ -11,13 +11,14 @@ import (
 
 	"caregraph/auth"
 	"caregraph/graph/model"
+	"caregraph/store"
 )
 
 // guardedTypes hold data about people: every path to them through the schema must
 // refuse callers the Policy does not admit. The audit issues add Patient, Visit,
 // Submission and the submission errors here.
 var guardedTypes = []string{"User", "Token", "AccessLogEntry", "TotpEnrolment",
-	"Submission", "Patient", "Visit", "Transfer", "SubmissionError"}
+	"Submission", "Patient", "Visit", "Transfer", "SubmissionError", "PatientKpi", "OdsReviewItem"}
 
 // selfScoped are fields that answer about the caller only, so they refuse an anonymous
 // caller but give anyone signed in their own data. For them the walk checks that a
@@ -383,6 +384,11 @@ func TestEveryPathToGuardedDataIsGuarded(t *testing.T) {
 	v := victim{pzCode: "PZ001", email: "victim@a.example", userID: model.EncodeID("User", strconv.FormatInt(victimUser.ID, 10)),
 		tokenID: mine.MyTokens[0].ID, logID: model.EncodeID("AccessLogEntry", strconv.FormatInt(logID, 10))}
 	v.year, v.submissionID, v.patientID, v.nhsNumber = s.victimAuditData(t, "PZ001")
+	// An ODS change waiting for review, so that the path to OdsReviewItem is live for the
+	// audit team (and proven closed to everyone else).
+	if _, err := store.New(s.db.Pool).QueueODSReview(ctx, store.ODSReviewItem{ODSCode: "RW6", Kind: store.ReviewClosure, Detail: "for the walk"}); err != nil {
+		t.Fatal(err)
+	}
 
 	var schema struct {
 		Schema struct {

@@ -7,6 +7,7 @@ import (
 
 	"caregraph/store"
 	"caregraph/sync/nhsdd"
+	"caregraph/sync/ods"
 	"caregraph/sync/rcpch"
 	"caregraph/sync/schedule"
 
@@ -45,6 +46,22 @@ func startScheduler(e env, pool *pgxpool.Pool) (*schedule.Scheduler, error) {
 		}
 		return logRun(e, jobRCPCH, rep, err)
 	}); err != nil {
+		_ = s.Shutdown()
+		return nil, err
+	}
+	e.logger.Info("ods sync", e.cfg.odsLogAttrs()...)
+	odsSync := &ods.Syncer{Store: st, Source: e.odsSource()}
+	if err := s.Register(jobODS, e.cfg.ScheduleODS, func(ctx context.Context) (map[string]int, error) {
+		rep, err := odsSync.Run(ctx, ods.Options{})
+		if rep == nil {
+			return nil, err
+		}
+		return logRun(e, jobODS, rep, err)
+	}); err != nil {
+		_ = s.Shutdown()
+		return nil, err
+	}
+	if err := registerKPIAggregation(e, s, st); err != nil {
 		_ = s.Shutdown()
 		return nil, err
 	}

@@ -48,6 +48,7 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	Prefetched func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -235,6 +236,36 @@ type ComplexityRoot struct {
 		Trigger      func(childComplexity int) int
 	}
 
+	KpiAggregation struct {
+		AreaCode   func(childComplexity int) int
+		Code       func(childComplexity int) int
+		ComputedAt func(childComplexity int) int
+		Eligible   func(childComplexity int) int
+		Failed     func(childComplexity int) int
+		Ineligible func(childComplexity int) int
+		Kpi        func(childComplexity int) int
+		Level      func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Passed     func(childComplexity int) int
+		Percentage func(childComplexity int) int
+		Period     func(childComplexity int) int
+		Suppressed func(childComplexity int) int
+		Value      func(childComplexity int) int
+	}
+
+	KpiDefinition struct {
+		ID   func(childComplexity int) int
+		Kind func(childComplexity int) int
+		Name func(childComplexity int) int
+	}
+
+	KpiPeriod struct {
+		AuditYear func(childComplexity int) int
+		End       func(childComplexity int) int
+		Quarter   func(childComplexity int) int
+		Start     func(childComplexity int) int
+	}
+
 	LatLon struct {
 		Lat func(childComplexity int) int
 		Lon func(childComplexity int) int
@@ -248,25 +279,48 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ChangePassword      func(childComplexity int, currentPassword string, newPassword string) int
-		ConfirmTotp         func(childComplexity int, code string) int
-		CreateCustomDataset func(childComplexity int, parentKey string, input model.CustomDatasetInput) int
-		CreateDataset       func(childComplexity int, input model.CreateDatasetInput) int
-		CreateUser          func(childComplexity int, input model.CreateUserInput) int
-		DeleteDataset       func(childComplexity int, key string) int
-		EnrolTotp           func(childComplexity int) int
-		Login               func(childComplexity int, email string, password string, totp *string) int
-		Logout              func(childComplexity int) int
-		PublishDataset      func(childComplexity int, key string) int
-		RevokeToken         func(childComplexity int, id string) int
-		SubmitAuditCSV      func(childComplexity int, pzCode string, auditYear int, file graphql.Upload) int
-		UpdateDataset       func(childComplexity int, key string, input model.UpdateDatasetInput) int
-		UpdateUser          func(childComplexity int, id string, input model.UpdateUserInput) int
+		ApproveOdsReviewItem func(childComplexity int, id string, note *string) int
+		ChangePassword       func(childComplexity int, currentPassword string, newPassword string) int
+		ConfirmTotp          func(childComplexity int, code string) int
+		CreateCustomDataset  func(childComplexity int, parentKey string, input model.CustomDatasetInput) int
+		CreateDataset        func(childComplexity int, input model.CreateDatasetInput) int
+		CreateUser           func(childComplexity int, input model.CreateUserInput) int
+		DeleteDataset        func(childComplexity int, key string) int
+		EnrolTotp            func(childComplexity int) int
+		Login                func(childComplexity int, email string, password string, totp *string) int
+		Logout               func(childComplexity int) int
+		PublishDataset       func(childComplexity int, key string) int
+		RejectOdsReviewItem  func(childComplexity int, id string, note *string) int
+		RevokeToken          func(childComplexity int, id string) int
+		SubmitAuditCSV       func(childComplexity int, pzCode string, auditYear int, file graphql.Upload) int
+		UpdateDataset        func(childComplexity int, key string, input model.UpdateDatasetInput) int
+		UpdateUser           func(childComplexity int, id string, input model.UpdateUserInput) int
 	}
 
 	NearbyOrganisation struct {
 		DistanceKm   func(childComplexity int) int
 		Organisation func(childComplexity int) int
+	}
+
+	OdsReviewItem struct {
+		CreatedAt     func(childComplexity int) int
+		DecidedAt     func(childComplexity int) int
+		DecidedBy     func(childComplexity int) int
+		DecisionNote  func(childComplexity int) int
+		Detail        func(childComplexity int) int
+		EffectiveOn   func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		OdsChangeDate func(childComplexity int) int
+		OdsCode       func(childComplexity int) int
+		Status        func(childComplexity int) int
+		SuccessorCode func(childComplexity int) int
+	}
+
+	OdsReviewItemConnection struct {
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	OpenUkNetwork struct {
@@ -422,6 +476,7 @@ type ComplexityRoot struct {
 		ID                    func(childComplexity int) int
 		Identifier            func(childComplexity int) int
 		ImdQuintile           func(childComplexity int) int
+		Kpis                  func(childComplexity int, auditYear int, quarter *int) int
 		NhsNumber             func(childComplexity int) int
 		Postcode              func(childComplexity int) int
 		PostcodeCheck         func(childComplexity int) int
@@ -446,6 +501,15 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PatientKpi struct {
+		CareStatus  func(childComplexity int) int
+		Denominator func(childComplexity int) int
+		Kpi         func(childComplexity int) int
+		Outcome     func(childComplexity int) int
+		Period      func(childComplexity int) int
+		Value       func(childComplexity int) int
+	}
+
 	Query struct {
 		AccessLog                  func(childComplexity int, filter *model.AccessLogFilter, first *int, after *string) int
 		Area                       func(childComplexity int, kind model.AreaKind, code string) int
@@ -458,10 +522,14 @@ type ComplexityRoot struct {
 		DatasetTags                func(childComplexity int) int
 		Datasets                   func(childComplexity int, filter *model.DatasetFilter, first *int, after *string) int
 		JobRuns                    func(childComplexity int, job *string, first *int) int
+		KpiAggregations            func(childComplexity int, level model.PlaceLevel, code *string, auditYear int, quarter *int, kpis []string) int
+		KpiDefinitions             func(childComplexity int) int
+		KpiMap                     func(childComplexity int, level model.PlaceLevel, auditYear int, kpi string, quarter *int, zoom *int) int
 		Me                         func(childComplexity int) int
 		MyTokens                   func(childComplexity int, includeInactive *bool) int
 		NearestOrganisations       func(childComplexity int, lat float64, lon float64, first *int, kinds []model.OrganisationKind, asOf *scalar.Date) int
 		Node                       func(childComplexity int, id string) int
+		OdsReviewItems             func(childComplexity int, status *model.OdsReviewStatus, first *int, after *string) int
 		OpenUkNetworks             func(childComplexity int, first *int, after *string) int
 		Organisation               func(childComplexity int, odsCode string, asOf *scalar.Date) int
 		Organisations              func(childComplexity int, filter *model.OrganisationFilter, asOf *scalar.Date, first *int, after *string) int
@@ -674,26 +742,14 @@ type MutationResolver interface {
 	PublishDataset(ctx context.Context, key string) (*model.Dataset, error)
 	DeleteDataset(ctx context.Context, key string) (bool, error)
 	CreateCustomDataset(ctx context.Context, parentKey string, input model.CustomDatasetInput) (*model.Dataset, error)
+	ApproveOdsReviewItem(ctx context.Context, id string, note *string) (*model.OdsReviewItem, error)
+	RejectOdsReviewItem(ctx context.Context, id string, note *string) (*model.OdsReviewItem, error)
 	SubmitAuditCSV(ctx context.Context, pzCode string, auditYear int, file graphql.Upload) (*model.SubmitAuditCSVResult, error)
 }
 type OpenUkNetworkResolver interface {
 	Members(ctx context.Context, obj *model.OpenUkNetwork, asOf *scalar.Date) ([]*model.Organisation, error)
 }
 type OrganisationResolver interface {
-	Area(ctx context.Context, obj *model.Organisation) (*model.Area, error)
-	Country(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) (*model.Area, error)
-	LondonBorough(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) (*model.Area, error)
-	Parent(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) (*model.Organisation, error)
-	Trust(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) (*model.Organisation, error)
-	LocalHealthBoard(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) (*model.Organisation, error)
-	IntegratedCareBoard(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) (*model.Organisation, error)
-	IntegratedCareBoards(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) ([]*model.Organisation, error)
-	NhsEnglandRegion(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) (*model.Organisation, error)
-	NhsEnglandRegions(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) ([]*model.Organisation, error)
-	PaediatricDiabetesUnit(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) (*model.PaediatricDiabetesUnit, error)
-	PaediatricDiabetesNetwork(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) (*model.PaediatricDiabetesNetwork, error)
-	OpenUkNetwork(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) (*model.OpenUkNetwork, error)
-	OpenUkNetworks(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) ([]*model.OpenUkNetwork, error)
 	Sites(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) ([]*model.Organisation, error)
 	Members(ctx context.Context, obj *model.Organisation, kind *model.OrganisationKind, asOf *scalar.Date) ([]*model.Organisation, error)
 	Siblings(ctx context.Context, obj *model.Organisation, asOf *scalar.Date) ([]*model.Organisation, error)
@@ -710,7 +766,7 @@ type PaediatricDiabetesUnitResolver interface {
 	LeadOrganisation(ctx context.Context, obj *model.PaediatricDiabetesUnit, asOf *scalar.Date) (*model.Organisation, error)
 	Parent(ctx context.Context, obj *model.PaediatricDiabetesUnit, asOf *scalar.Date) (*model.Organisation, error)
 	Sites(ctx context.Context, obj *model.PaediatricDiabetesUnit, asOf *scalar.Date) ([]*model.Organisation, error)
-	Network(ctx context.Context, obj *model.PaediatricDiabetesUnit, asOf *scalar.Date) (*model.PaediatricDiabetesNetwork, error)
+
 	Users(ctx context.Context, obj *model.PaediatricDiabetesUnit) ([]*model.User, error)
 	Submissions(ctx context.Context, obj *model.PaediatricDiabetesUnit, auditYear *int) ([]*model.Submission, error)
 	Patients(ctx context.Context, obj *model.PaediatricDiabetesUnit, auditYear int, filter *model.PatientFilter, first *int, after *string) (*model.PatientConnection, error)
@@ -723,6 +779,7 @@ type PatientResolver interface {
 	Visits(ctx context.Context, obj *model.Patient) ([]*model.Visit, error)
 	Transfers(ctx context.Context, obj *model.Patient) ([]*model.Transfer, error)
 	Errors(ctx context.Context, obj *model.Patient) ([]*model.SubmissionError, error)
+	Kpis(ctx context.Context, obj *model.Patient, auditYear int, quarter *int) ([]*model.PatientKpi, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
@@ -741,6 +798,10 @@ type QueryResolver interface {
 	AreasAt(ctx context.Context, lat float64, lon float64) ([]*model.Area, error)
 	Boundaries(ctx context.Context, kind model.AreaKind, zoom *int) (scalar.GeoJSON, error)
 	BoundaryLayers(ctx context.Context) ([]*model.BoundaryLayer, error)
+	KpiDefinitions(ctx context.Context) ([]*model.KpiDefinition, error)
+	KpiAggregations(ctx context.Context, level model.PlaceLevel, code *string, auditYear int, quarter *int, kpis []string) ([]*model.KpiAggregation, error)
+	KpiMap(ctx context.Context, level model.PlaceLevel, auditYear int, kpi string, quarter *int, zoom *int) (scalar.GeoJSON, error)
+	OdsReviewItems(ctx context.Context, status *model.OdsReviewStatus, first *int, after *string) (*model.OdsReviewItemConnection, error)
 	Organisation(ctx context.Context, odsCode string, asOf *scalar.Date) (*model.Organisation, error)
 	Organisations(ctx context.Context, filter *model.OrganisationFilter, asOf *scalar.Date, first *int, after *string) (*model.OrganisationConnection, error)
 	Trust(ctx context.Context, odsCode string, asOf *scalar.Date) (*model.Organisation, error)
@@ -1579,6 +1640,135 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.JobRun.Trigger(childComplexity), true
 
+	case "KpiAggregation.areaCode":
+		if e.ComplexityRoot.KpiAggregation.AreaCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.AreaCode(childComplexity), true
+	case "KpiAggregation.code":
+		if e.ComplexityRoot.KpiAggregation.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Code(childComplexity), true
+	case "KpiAggregation.computedAt":
+		if e.ComplexityRoot.KpiAggregation.ComputedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.ComputedAt(childComplexity), true
+	case "KpiAggregation.eligible":
+		if e.ComplexityRoot.KpiAggregation.Eligible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Eligible(childComplexity), true
+	case "KpiAggregation.failed":
+		if e.ComplexityRoot.KpiAggregation.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Failed(childComplexity), true
+	case "KpiAggregation.ineligible":
+		if e.ComplexityRoot.KpiAggregation.Ineligible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Ineligible(childComplexity), true
+	case "KpiAggregation.kpi":
+		if e.ComplexityRoot.KpiAggregation.Kpi == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Kpi(childComplexity), true
+	case "KpiAggregation.level":
+		if e.ComplexityRoot.KpiAggregation.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Level(childComplexity), true
+	case "KpiAggregation.name":
+		if e.ComplexityRoot.KpiAggregation.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Name(childComplexity), true
+	case "KpiAggregation.passed":
+		if e.ComplexityRoot.KpiAggregation.Passed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Passed(childComplexity), true
+	case "KpiAggregation.percentage":
+		if e.ComplexityRoot.KpiAggregation.Percentage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Percentage(childComplexity), true
+	case "KpiAggregation.period":
+		if e.ComplexityRoot.KpiAggregation.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Period(childComplexity), true
+	case "KpiAggregation.suppressed":
+		if e.ComplexityRoot.KpiAggregation.Suppressed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Suppressed(childComplexity), true
+	case "KpiAggregation.value":
+		if e.ComplexityRoot.KpiAggregation.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiAggregation.Value(childComplexity), true
+
+	case "KpiDefinition.id":
+		if e.ComplexityRoot.KpiDefinition.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiDefinition.ID(childComplexity), true
+	case "KpiDefinition.kind":
+		if e.ComplexityRoot.KpiDefinition.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiDefinition.Kind(childComplexity), true
+	case "KpiDefinition.name":
+		if e.ComplexityRoot.KpiDefinition.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiDefinition.Name(childComplexity), true
+
+	case "KpiPeriod.auditYear":
+		if e.ComplexityRoot.KpiPeriod.AuditYear == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiPeriod.AuditYear(childComplexity), true
+	case "KpiPeriod.end":
+		if e.ComplexityRoot.KpiPeriod.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiPeriod.End(childComplexity), true
+	case "KpiPeriod.quarter":
+		if e.ComplexityRoot.KpiPeriod.Quarter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiPeriod.Quarter(childComplexity), true
+	case "KpiPeriod.start":
+		if e.ComplexityRoot.KpiPeriod.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.KpiPeriod.Start(childComplexity), true
+
 	case "LatLon.lat":
 		if e.ComplexityRoot.LatLon.Lat == nil {
 			break
@@ -1617,6 +1807,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LoginPayload.User(childComplexity), true
 
+	case "Mutation.approveOdsReviewItem":
+		if e.ComplexityRoot.Mutation.ApproveOdsReviewItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveOdsReviewItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveOdsReviewItem(childComplexity, args["id"].(string), args["note"].(*string)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -1717,6 +1918,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PublishDataset(childComplexity, args["key"].(string)), true
+	case "Mutation.rejectOdsReviewItem":
+		if e.ComplexityRoot.Mutation.RejectOdsReviewItem == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectOdsReviewItem_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectOdsReviewItem(childComplexity, args["id"].(string), args["note"].(*string)), true
 	case "Mutation.revokeToken":
 		if e.ComplexityRoot.Mutation.RevokeToken == nil {
 			break
@@ -1774,6 +1986,98 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.NearbyOrganisation.Organisation(childComplexity), true
+
+	case "OdsReviewItem.createdAt":
+		if e.ComplexityRoot.OdsReviewItem.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.CreatedAt(childComplexity), true
+	case "OdsReviewItem.decidedAt":
+		if e.ComplexityRoot.OdsReviewItem.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.DecidedAt(childComplexity), true
+	case "OdsReviewItem.decidedBy":
+		if e.ComplexityRoot.OdsReviewItem.DecidedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.DecidedBy(childComplexity), true
+	case "OdsReviewItem.decisionNote":
+		if e.ComplexityRoot.OdsReviewItem.DecisionNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.DecisionNote(childComplexity), true
+	case "OdsReviewItem.detail":
+		if e.ComplexityRoot.OdsReviewItem.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.Detail(childComplexity), true
+	case "OdsReviewItem.effectiveOn":
+		if e.ComplexityRoot.OdsReviewItem.EffectiveOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.EffectiveOn(childComplexity), true
+	case "OdsReviewItem.id":
+		if e.ComplexityRoot.OdsReviewItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.ID(childComplexity), true
+	case "OdsReviewItem.kind":
+		if e.ComplexityRoot.OdsReviewItem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.Kind(childComplexity), true
+	case "OdsReviewItem.odsChangeDate":
+		if e.ComplexityRoot.OdsReviewItem.OdsChangeDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.OdsChangeDate(childComplexity), true
+	case "OdsReviewItem.odsCode":
+		if e.ComplexityRoot.OdsReviewItem.OdsCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.OdsCode(childComplexity), true
+	case "OdsReviewItem.status":
+		if e.ComplexityRoot.OdsReviewItem.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.Status(childComplexity), true
+	case "OdsReviewItem.successorCode":
+		if e.ComplexityRoot.OdsReviewItem.SuccessorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItem.SuccessorCode(childComplexity), true
+
+	case "OdsReviewItemConnection.nodes":
+		if e.ComplexityRoot.OdsReviewItemConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItemConnection.Nodes(childComplexity), true
+	case "OdsReviewItemConnection.pageInfo":
+		if e.ComplexityRoot.OdsReviewItemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItemConnection.PageInfo(childComplexity), true
+	case "OdsReviewItemConnection.totalCount":
+		if e.ComplexityRoot.OdsReviewItemConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OdsReviewItemConnection.TotalCount(childComplexity), true
 
 	case "OpenUkNetwork.code":
 		if e.ComplexityRoot.OpenUkNetwork.Code == nil {
@@ -2574,6 +2878,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.ImdQuintile(childComplexity), true
+	case "Patient.kpis":
+		if e.ComplexityRoot.Patient.Kpis == nil {
+			break
+		}
+
+		args, err := ec.field_Patient_kpis_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Patient.Kpis(childComplexity, args["auditYear"].(int), args["quarter"].(*int)), true
 	case "Patient.nhsNumber":
 		if e.ComplexityRoot.Patient.NhsNumber == nil {
 			break
@@ -2672,6 +2987,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PatientEdge.Node(childComplexity), true
+
+	case "PatientKpi.careStatus":
+		if e.ComplexityRoot.PatientKpi.CareStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientKpi.CareStatus(childComplexity), true
+	case "PatientKpi.denominator":
+		if e.ComplexityRoot.PatientKpi.Denominator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientKpi.Denominator(childComplexity), true
+	case "PatientKpi.kpi":
+		if e.ComplexityRoot.PatientKpi.Kpi == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientKpi.Kpi(childComplexity), true
+	case "PatientKpi.outcome":
+		if e.ComplexityRoot.PatientKpi.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientKpi.Outcome(childComplexity), true
+	case "PatientKpi.period":
+		if e.ComplexityRoot.PatientKpi.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientKpi.Period(childComplexity), true
+	case "PatientKpi.value":
+		if e.ComplexityRoot.PatientKpi.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientKpi.Value(childComplexity), true
 
 	case "Query.accessLog":
 		if e.ComplexityRoot.Query.AccessLog == nil {
@@ -2785,6 +3137,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.JobRuns(childComplexity, args["job"].(*string), args["first"].(*int)), true
+	case "Query.kpiAggregations":
+		if e.ComplexityRoot.Query.KpiAggregations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_kpiAggregations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.KpiAggregations(childComplexity, args["level"].(model.PlaceLevel), args["code"].(*string), args["auditYear"].(int), args["quarter"].(*int), args["kpis"].([]string)), true
+	case "Query.kpiDefinitions":
+		if e.ComplexityRoot.Query.KpiDefinitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.KpiDefinitions(childComplexity), true
+	case "Query.kpiMap":
+		if e.ComplexityRoot.Query.KpiMap == nil {
+			break
+		}
+
+		args, err := ec.field_Query_kpiMap_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.KpiMap(childComplexity, args["level"].(model.PlaceLevel), args["auditYear"].(int), args["kpi"].(string), args["quarter"].(*int), args["zoom"].(*int)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -2824,6 +3204,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.odsReviewItems":
+		if e.ComplexityRoot.Query.OdsReviewItems == nil {
+			break
+		}
+
+		args, err := ec.field_Query_odsReviewItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OdsReviewItems(childComplexity, args["status"].(*model.OdsReviewStatus), args["first"].(*int), args["after"].(*string)), true
 	case "Query.openUkNetworks":
 		if e.ComplexityRoot.Query.OpenUkNetworks == nil {
 			break
@@ -4506,7 +4897,258 @@ extend type Query {
   boundaryLayers: [BoundaryLayer!]!
 }
 `, BuiltIn: false},
-	{Name: "../schema/organisations.graphqls", Input: `"The kinds of organisation in the register, keyed by ODS code."
+	{Name: "../schema/kpis.graphqls", Input: `"A level at which the audit KPIs are aggregated; docs/kpis.md says how units map to places."
+enum PlaceLevel {
+  "A paediatric diabetes unit, by PZ code."
+  UNIT
+  "An NHS trust or a Welsh local health board (the unit's lead organisation or its parent), by ODS code."
+  TRUST
+  "An integrated care board, by ODS code (QUE); its GSS code (E54000056) is accepted too."
+  INTEGRATED_CARE_BOARD
+  "An NHS England region, by ODS code (Y61); its GSS code is accepted too."
+  NHS_ENGLAND_REGION
+  "A paediatric diabetes network, by code (PN01)."
+  DIABETES_NETWORK
+  "A country, by GSS code (E92000001 England, W92000004 Wales)."
+  COUNTRY
+  "Every unit together; its code is ` + "`" + `national` + "`" + `."
+  NATIONAL
+}
+
+"How a KPI's patient results add up over a place."
+enum KpiKind {
+  "eligible, passed and failed patients; percentage = passed / eligible."
+  PROPORTION
+  "A number of patients (KPIs 1–12): passed; eligible is KPI 1's population."
+  COUNT
+  "The mean of the passed patients' values (KPI 44: mean of each patient's median HbA1c, mmol/mol)."
+  MEAN
+  "The median of the passed patients' values (KPI 45)."
+  MEDIAN
+  "The sum of the eligible patients' values (KPIs 46, 47: admissions); passed counts patients with one."
+  SUM
+  "Values given per 100 expected across the eligible patients (KPI 32.1: health checks)."
+  RATIO
+}
+
+"One of the audit's key performance indicators."
+type KpiDefinition {
+  "The number as the specification writes it: 1 … 49, 32.1, 32.2, 32.3."
+  id: String!
+  "The KPI's name in the specification."
+  name: String!
+  "How its patient results add up over a place."
+  kind: KpiKind!
+}
+
+"The stretch of time a figure covers: an audit year (1 April to 31 March) or one quarter of it."
+type KpiPeriod {
+  "The audit year: 2024 is April 2024 to March 2025."
+  auditYear: Int!
+  "1–4 (Q1 April–June … Q4 January–March), or null for the whole audit year."
+  quarter: Int
+  "The first day, included."
+  start: Date!
+  "The last day, included."
+  end: Date!
+}
+
+"""
+One KPI's figures for one place and period. Counts of 1 or 2 are withheld (null, with
+` + "`" + `suppressed: true` + "`" + `) from callers who may not see the place's exact figures, and so is
+the next smallest count of the same sum, so that none can be worked back; see
+docs/kpis.md. Members of a unit see their unit's exact figures; the RCPCH audit team
+sees every figure.
+"""
+type KpiAggregation {
+  "The level of the place."
+  level: PlaceLevel!
+  "The place's code (see PlaceLevel)."
+  code: String!
+  "The place's name."
+  name: String!
+  "The GSS code of the place's boundary (ICBs, regions, health boards, countries)."
+  areaCode: String
+  "The year or quarter the figures cover."
+  period: KpiPeriod!
+  "The KPI."
+  kpi: KpiDefinition!
+  "Patients the KPI applies to (passed + failed)."
+  eligible: Int
+  "Patients of the population the KPI does not apply to."
+  ineligible: Int
+  "Eligible patients who met the KPI (for Count KPIs: who are in the counted set)."
+  passed: Int
+  "Eligible patients who did not."
+  failed: Int
+  "passed / eligible × 100; null when nobody is eligible or a count it comes from is withheld."
+  percentage: Float
+  """
+  The KPI's figure where it is not a count: mean (44) or median (45) HbA1c in mmol/mol,
+  admissions (46, 47), health checks given per 100 expected (32.1); null otherwise.
+  """
+  value: Float
+  "Whether any figure of this row was withheld."
+  suppressed: Boolean!
+  "When the figures were computed (RFC 3339)."
+  computedAt: String!
+}
+
+"A patient's outcome for one KPI."
+enum KpiOutcome {
+  "Eligible, and met the KPI (for KPIs 1–12: in the counted set)."
+  PASSED
+  "Eligible, and did not meet it."
+  FAILED
+  "The KPI does not apply to the patient."
+  INELIGIBLE
+}
+
+"The care-process status of a patient for the KPIs that report one (the care processes)."
+enum CareProcessStatus {
+  "Done in the period."
+  COMPLETE
+  "Recorded in part (a date without its value, or a value without its date)."
+  INCOMPLETE
+  "Not due for this patient (outside the group the process is meant for)."
+  NOT_REQUIRED
+  "The patient did not have a complete year of care."
+  INCOMPLETE_YEAR_OF_CARE
+  "Due and not recorded at all."
+  MISSED
+}
+
+"One patient's result for one KPI and period."
+type PatientKpi {
+  "The KPI."
+  kpi: KpiDefinition!
+  "The year or quarter."
+  period: KpiPeriod!
+  "The patient's outcome."
+  outcome: KpiOutcome!
+  "For the care-process KPIs, the patient's status; null for the others and for ineligible patients."
+  careStatus: CareProcessStatus
+  "The patient's figure for Mean, Median, Sum and Ratio KPIs (median HbA1c, admissions, checks given)."
+  value: Float
+  "A Ratio KPI's share of the denominator (health checks expected)."
+  denominator: Float
+}
+
+extend type Patient {
+  """
+  The patient's result for every KPI in the audit year (quarter null) or one quarter,
+  as last computed (after the submission's activation, and nightly). auditYear must be
+  the patient's own: a patient record belongs to one unit's submission for one year.
+  Empty until the first computation has finished.
+  """
+  kpis(auditYear: Int!, quarter: Int): [PatientKpi!]!
+}
+
+extend type Query {
+  "Every KPI, in the specification's order."
+  kpiDefinitions: [KpiDefinition!]!
+  """
+  The KPI figures of every place of a level (or of the one place ` + "`" + `code` + "`" + ` names) for an
+  audit year (quarter null) or one quarter (1–4), every KPI or those in ` + "`" + `kpis` + "`" + `, by
+  place code and then in the specification's order. Public: small counts are withheld
+  unless the caller may see them (see KpiAggregation).
+  """
+  kpiAggregations(level: PlaceLevel!, code: String, auditYear: Int!, quarter: Int, kpis: [String!]): [KpiAggregation!]!
+  """
+  A choropleth of one KPI: the level's boundaries as a GeoJSON FeatureCollection, each
+  feature's properties holding code, name, areaCode, kpi, eligible, passed, failed,
+  ineligible, percentage, value and suppressed (nulls where withheld or where the place
+  has no data). Levels with boundaries: INTEGRATED_CARE_BOARD, NHS_ENGLAND_REGION and
+  COUNTRY; the others are refused. zoom (0–22, default full detail) simplifies the
+  boundaries as ` + "`" + `boundaries` + "`" + ` does.
+  """
+  kpiMap(level: PlaceLevel!, auditYear: Int!, kpi: String!, quarter: Int, zoom: Int): GeoJSON!
+}
+`, BuiltIn: false},
+	{Name: "../schema/ods.graphqls", Input: `"What an ODS change waiting for review would do."
+enum OdsReviewKind {
+  "ODS marks the organisation inactive; approving closes it (its history is kept)."
+  CLOSURE
+  "ODS records a successor (dated after the sync's window, a split, or a successor not in the register); approving records the merger and moves its sites and units."
+  SUCCESSION
+  "ODS withdrew the record from publication; approving closes the organisation."
+  DELETION
+}
+
+"Where a review item stands."
+enum OdsReviewStatus {
+  "Waiting for an admin."
+  PENDING
+  "Approved and applied."
+  APPROVED
+  "Rejected; nothing was changed."
+  REJECTED
+}
+
+"A change from NHS ODS that the sync did not apply by itself. Visible to the RCPCH audit team only."
+type OdsReviewItem {
+  "Opaque identifier (pass it to approveOdsReviewItem or rejectOdsReviewItem)."
+  id: ID!
+  "The ODS code of the organisation concerned."
+  odsCode: String!
+  "What the change is."
+  kind: OdsReviewKind!
+  "The successor's ODS code, for a succession."
+  successorCode: String
+  "When the change takes effect (the date a closure or succession is recorded on)."
+  effectiveOn: Date
+  "The ODS LastChangeDate of the record that reported it."
+  odsChangeDate: Date
+  "What ODS says, in words."
+  detail: String!
+  "Where the item stands."
+  status: OdsReviewStatus!
+  "When the sync queued it (RFC 3339)."
+  createdAt: String!
+  "When it was decided (RFC 3339); null while pending."
+  decidedAt: String
+  "The email of the admin who decided; null while pending or when decided from the command line."
+  decidedBy: String
+  "The note given with the decision."
+  decisionNote: String
+}
+
+"A page of review items."
+type OdsReviewItemConnection {
+  "The items of this page."
+  nodes: [OdsReviewItem!]!
+  "Paging information."
+  pageInfo: PageInfo!
+  "How many items match in all."
+  totalCount: Int!
+}
+
+extend enum AccessAction {
+  "An admin approved an ODS change from the review queue."
+  ODS_REVIEW_APPROVED
+  "An admin rejected an ODS change from the review queue."
+  ODS_REVIEW_REJECTED
+}
+
+extend type Query {
+  "ODS changes waiting for review (or decided, with status), oldest first. RCPCH audit team only."
+  odsReviewItems(status: OdsReviewStatus = PENDING, first: Int, after: String): OdsReviewItemConnection!
+}
+
+extend type Mutation {
+  "Approve a pending ODS change: it is applied through the register's history and the decision is written to the access log. RCPCH audit team only."
+  approveOdsReviewItem(id: ID!, note: String): OdsReviewItem!
+  "Reject a pending ODS change: nothing changes in the register; the decision is written to the access log. RCPCH audit team only."
+  rejectOdsReviewItem(id: ID!, note: String): OdsReviewItem!
+}
+`, BuiltIn: false},
+	{Name: "../schema/organisations.graphqls", Input: `"""
+Marks a relation field answered from relations its object's resolver loaded ahead
+(server-side only: without them the field is resolved through the loaders).
+"""
+directive @prefetched on FIELD_DEFINITION
+
+"The kinds of organisation in the register, keyed by ODS code."
 enum OrganisationKind {
   "A hospital or community site caring for children (e.g. RGT01), run by a trust or health board."
   SITE
@@ -4601,36 +5243,36 @@ type Organisation implements Node {
   placement: Placement!
 
   "For an ICB, region or health board: the area it covers."
-  area: Area
+  area: Area @prefetched
   "The country: from a site's point (else its parent), or as the list declares."
-  country(asOf: Date): Area
+  country(asOf: Date): Area @prefetched
   "The London borough a site lies in."
-  londonBorough(asOf: Date): Area
+  londonBorough(asOf: Date): Area @prefetched
   "A site's trust or health board."
-  parent(asOf: Date): Organisation
+  parent(asOf: Date): Organisation @prefetched
   "A site's NHS trust (null when its parent is a health board)."
-  trust(asOf: Date): Organisation
+  trust(asOf: Date): Organisation @prefetched
   "A site's local health board: from its point, else its parent when that is a board."
-  localHealthBoard(asOf: Date): Organisation
+  localHealthBoard(asOf: Date): Organisation @prefetched
   """
   The integrated care board: a site's from its point (else its trust's, when the trust
   has exactly one); null when there are several (see integratedCareBoards).
   """
-  integratedCareBoard(asOf: Date): Organisation
+  integratedCareBoard(asOf: Date): Organisation @prefetched
   "Every ICB: one for a placed site; a trust may span several."
-  integratedCareBoards(asOf: Date): [Organisation!]!
+  integratedCareBoards(asOf: Date): [Organisation!]! @prefetched
   "The NHS England region, null when there are several (see nhsEnglandRegions)."
-  nhsEnglandRegion(asOf: Date): Organisation
+  nhsEnglandRegion(asOf: Date): Organisation @prefetched
   "Every NHS England region: one for a site or ICB; a trust may span several."
-  nhsEnglandRegions(asOf: Date): [Organisation!]!
+  nhsEnglandRegions(asOf: Date): [Organisation!]! @prefetched
   "A site's paediatric diabetes unit."
-  paediatricDiabetesUnit(asOf: Date): PaediatricDiabetesUnit
+  paediatricDiabetesUnit(asOf: Date): PaediatricDiabetesUnit @prefetched
   "A site's paediatric diabetes network (its unit's)."
-  paediatricDiabetesNetwork(asOf: Date): PaediatricDiabetesNetwork
+  paediatricDiabetesNetwork(asOf: Date): PaediatricDiabetesNetwork @prefetched
   "The OPEN UK network of a trust or board (a site's: its parent's); null when several."
-  openUkNetwork(asOf: Date): OpenUkNetwork
+  openUkNetwork(asOf: Date): OpenUkNetwork @prefetched
   "Every OPEN UK network of a trust or board (a site's: its parent's)."
-  openUkNetworks(asOf: Date): [OpenUkNetwork!]!
+  openUkNetworks(asOf: Date): [OpenUkNetwork!]! @prefetched
 
   """
   The sites: a trust's or health board's own sites; for an ICB or region, the sites
@@ -4703,7 +5345,7 @@ type PaediatricDiabetesUnit implements Node {
   "The sites the unit cares through."
   sites(asOf: Date): [Organisation!]!
   "The paediatric diabetes network the unit belongs to."
-  network(asOf: Date): PaediatricDiabetesNetwork
+  network(asOf: Date): PaediatricDiabetesNetwork @prefetched
 }
 
 "A paediatric diabetes network (PN01–PN12)."
@@ -5623,6 +6265,66 @@ func (ec *executionContext) childFields_JobRun(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type JobRun", field.Name)
 }
 
+func (ec *executionContext) childFields_KpiAggregation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "level":
+		return ec.fieldContext_KpiAggregation_level(ctx, field)
+	case "code":
+		return ec.fieldContext_KpiAggregation_code(ctx, field)
+	case "name":
+		return ec.fieldContext_KpiAggregation_name(ctx, field)
+	case "areaCode":
+		return ec.fieldContext_KpiAggregation_areaCode(ctx, field)
+	case "period":
+		return ec.fieldContext_KpiAggregation_period(ctx, field)
+	case "kpi":
+		return ec.fieldContext_KpiAggregation_kpi(ctx, field)
+	case "eligible":
+		return ec.fieldContext_KpiAggregation_eligible(ctx, field)
+	case "ineligible":
+		return ec.fieldContext_KpiAggregation_ineligible(ctx, field)
+	case "passed":
+		return ec.fieldContext_KpiAggregation_passed(ctx, field)
+	case "failed":
+		return ec.fieldContext_KpiAggregation_failed(ctx, field)
+	case "percentage":
+		return ec.fieldContext_KpiAggregation_percentage(ctx, field)
+	case "value":
+		return ec.fieldContext_KpiAggregation_value(ctx, field)
+	case "suppressed":
+		return ec.fieldContext_KpiAggregation_suppressed(ctx, field)
+	case "computedAt":
+		return ec.fieldContext_KpiAggregation_computedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KpiAggregation", field.Name)
+}
+
+func (ec *executionContext) childFields_KpiDefinition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_KpiDefinition_id(ctx, field)
+	case "name":
+		return ec.fieldContext_KpiDefinition_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_KpiDefinition_kind(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KpiDefinition", field.Name)
+}
+
+func (ec *executionContext) childFields_KpiPeriod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "auditYear":
+		return ec.fieldContext_KpiPeriod_auditYear(ctx, field)
+	case "quarter":
+		return ec.fieldContext_KpiPeriod_quarter(ctx, field)
+	case "start":
+		return ec.fieldContext_KpiPeriod_start(ctx, field)
+	case "end":
+		return ec.fieldContext_KpiPeriod_end(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type KpiPeriod", field.Name)
+}
+
 func (ec *executionContext) childFields_LatLon(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "lat":
@@ -5655,6 +6357,48 @@ func (ec *executionContext) childFields_NearbyOrganisation(ctx context.Context, 
 		return ec.fieldContext_NearbyOrganisation_distanceKm(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type NearbyOrganisation", field.Name)
+}
+
+func (ec *executionContext) childFields_OdsReviewItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OdsReviewItem_id(ctx, field)
+	case "odsCode":
+		return ec.fieldContext_OdsReviewItem_odsCode(ctx, field)
+	case "kind":
+		return ec.fieldContext_OdsReviewItem_kind(ctx, field)
+	case "successorCode":
+		return ec.fieldContext_OdsReviewItem_successorCode(ctx, field)
+	case "effectiveOn":
+		return ec.fieldContext_OdsReviewItem_effectiveOn(ctx, field)
+	case "odsChangeDate":
+		return ec.fieldContext_OdsReviewItem_odsChangeDate(ctx, field)
+	case "detail":
+		return ec.fieldContext_OdsReviewItem_detail(ctx, field)
+	case "status":
+		return ec.fieldContext_OdsReviewItem_status(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_OdsReviewItem_createdAt(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_OdsReviewItem_decidedAt(ctx, field)
+	case "decidedBy":
+		return ec.fieldContext_OdsReviewItem_decidedBy(ctx, field)
+	case "decisionNote":
+		return ec.fieldContext_OdsReviewItem_decisionNote(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OdsReviewItem", field.Name)
+}
+
+func (ec *executionContext) childFields_OdsReviewItemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nodes":
+		return ec.fieldContext_OdsReviewItemConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OdsReviewItemConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OdsReviewItemConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OdsReviewItemConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_OpenUkNetwork(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5983,6 +6727,8 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_transfers(ctx, field)
 	case "errors":
 		return ec.fieldContext_Patient_errors(ctx, field)
+	case "kpis":
+		return ec.fieldContext_Patient_kpis(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
@@ -6009,6 +6755,24 @@ func (ec *executionContext) childFields_PatientEdge(ctx context.Context, field g
 		return ec.fieldContext_PatientEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PatientEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PatientKpi(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kpi":
+		return ec.fieldContext_PatientKpi_kpi(ctx, field)
+	case "period":
+		return ec.fieldContext_PatientKpi_period(ctx, field)
+	case "outcome":
+		return ec.fieldContext_PatientKpi_outcome(ctx, field)
+	case "careStatus":
+		return ec.fieldContext_PatientKpi_careStatus(ctx, field)
+	case "value":
+		return ec.fieldContext_PatientKpi_value(ctx, field)
+	case "denominator":
+		return ec.fieldContext_PatientKpi_denominator(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PatientKpi", field.Name)
 }
 
 func (ec *executionContext) childFields_Submission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6525,6 +7289,28 @@ func (ec *executionContext) field_Dataset_options_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_approveOdsReviewItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6666,6 +7452,28 @@ func (ec *executionContext) field_Mutation_publishDataset_args(ctx context.Conte
 		return nil, err
 	}
 	args["key"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rejectOdsReviewItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
 	return args, nil
 }
 
@@ -7139,6 +7947,28 @@ func (ec *executionContext) field_PaediatricDiabetesUnit_submissions_args(ctx co
 	return args, nil
 }
 
+func (ec *executionContext) field_Patient_kpis_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "auditYear",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["auditYear"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "quarter",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["quarter"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7359,6 +8189,98 @@ func (ec *executionContext) field_Query_jobRuns_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_kpiAggregations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "level",
+		func(ctx context.Context, v any) (model.PlaceLevel, error) {
+			return ec.unmarshalNPlaceLevel2caregraphᚋgraphᚋmodelᚐPlaceLevel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["level"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "auditYear",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["auditYear"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "quarter",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["quarter"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "kpis",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kpis"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_kpiMap_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "level",
+		func(ctx context.Context, v any) (model.PlaceLevel, error) {
+			return ec.unmarshalNPlaceLevel2caregraphᚋgraphᚋmodelᚐPlaceLevel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["level"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "auditYear",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["auditYear"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "kpi",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kpi"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "quarter",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["quarter"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "zoom",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["zoom"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_myTokens_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7430,6 +8352,36 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_odsReviewItems_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.OdsReviewStatus, error) {
+			return ec.unmarshalOOdsReviewStatus2ᚖcaregraphᚋgraphᚋmodelᚐOdsReviewStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -10985,6 +11937,507 @@ func (ec *executionContext) fieldContext_JobRun_host(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("JobRun", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _KpiAggregation_level(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PlaceLevel) graphql.Marshaler {
+			return ec.marshalNPlaceLevel2caregraphᚋgraphᚋmodelᚐPlaceLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type PlaceLevel does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_code(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_name(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_areaCode(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_areaCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AreaCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_areaCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_period(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.KpiPeriod) graphql.Marshaler {
+			return ec.marshalNKpiPeriod2ᚖcaregraphᚋgraphᚋmodelᚐKpiPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "KpiAggregation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KpiPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _KpiAggregation_kpi(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_kpi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kpi, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.KpiDefinition) graphql.Marshaler {
+			return ec.marshalNKpiDefinition2ᚖcaregraphᚋgraphᚋmodelᚐKpiDefinition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_kpi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "KpiAggregation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KpiDefinition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _KpiAggregation_eligible(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_eligible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Eligible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_eligible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_ineligible(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_ineligible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ineligible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_ineligible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_passed(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_passed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Passed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_passed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_failed(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_percentage(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_percentage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Percentage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_percentage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_value(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_suppressed(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_suppressed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suppressed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_suppressed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _KpiAggregation_computedAt(ctx context.Context, field graphql.CollectedField, obj *model.KpiAggregation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiAggregation_computedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ComputedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiAggregation_computedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiAggregation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _KpiDefinition_id(ctx context.Context, field graphql.CollectedField, obj *model.KpiDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiDefinition_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiDefinition_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiDefinition", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _KpiDefinition_name(ctx context.Context, field graphql.CollectedField, obj *model.KpiDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiDefinition_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiDefinition_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiDefinition", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _KpiDefinition_kind(ctx context.Context, field graphql.CollectedField, obj *model.KpiDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiDefinition_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.KpiKind) graphql.Marshaler {
+			return ec.marshalNKpiKind2caregraphᚋgraphᚋmodelᚐKpiKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiDefinition_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiDefinition", field, false, false, errors.New("field of type KpiKind does not have child fields"))
+}
+
+func (ec *executionContext) _KpiPeriod_auditYear(ctx context.Context, field graphql.CollectedField, obj *model.KpiPeriod) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiPeriod_auditYear(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuditYear, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiPeriod_auditYear(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiPeriod", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _KpiPeriod_quarter(ctx context.Context, field graphql.CollectedField, obj *model.KpiPeriod) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiPeriod_quarter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quarter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_KpiPeriod_quarter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiPeriod", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _KpiPeriod_start(ctx context.Context, field graphql.CollectedField, obj *model.KpiPeriod) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiPeriod_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Date) graphql.Marshaler {
+			return ec.marshalNDate2caregraphᚋgraphᚋscalarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiPeriod_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiPeriod", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _KpiPeriod_end(ctx context.Context, field graphql.CollectedField, obj *model.KpiPeriod) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_KpiPeriod_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Date) graphql.Marshaler {
+			return ec.marshalNDate2caregraphᚋgraphᚋscalarᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_KpiPeriod_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("KpiPeriod", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
 func (ec *executionContext) _LatLon_lat(ctx context.Context, field graphql.CollectedField, obj *model.LatLon) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11671,6 +13124,94 @@ func (ec *executionContext) fieldContext_Mutation_createCustomDataset(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_approveOdsReviewItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveOdsReviewItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveOdsReviewItem(ctx, fc.Args["id"].(string), fc.Args["note"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OdsReviewItem) graphql.Marshaler {
+			return ec.marshalNOdsReviewItem2ᚖcaregraphᚋgraphᚋmodelᚐOdsReviewItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveOdsReviewItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OdsReviewItem(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveOdsReviewItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectOdsReviewItem(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectOdsReviewItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectOdsReviewItem(ctx, fc.Args["id"].(string), fc.Args["note"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OdsReviewItem) graphql.Marshaler {
+			return ec.marshalNOdsReviewItem2ᚖcaregraphᚋgraphᚋmodelᚐOdsReviewItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectOdsReviewItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OdsReviewItem(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectOdsReviewItem_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_submitAuditCsv(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11768,6 +13309,369 @@ func (ec *executionContext) _NearbyOrganisation_distanceKm(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_NearbyOrganisation_distanceKm(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NearbyOrganisation", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_id(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_odsCode(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_odsCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OdsCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_odsCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_kind(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.OdsReviewKind) graphql.Marshaler {
+			return ec.marshalNOdsReviewKind2caregraphᚋgraphᚋmodelᚐOdsReviewKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type OdsReviewKind does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_successorCode(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_successorCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuccessorCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_successorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_effectiveOn(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_effectiveOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EffectiveOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalar.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖcaregraphᚋgraphᚋscalarᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_effectiveOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_odsChangeDate(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_odsChangeDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OdsChangeDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalar.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖcaregraphᚋgraphᚋscalarᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_odsChangeDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type Date does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_detail(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_status(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.OdsReviewStatus) graphql.Marshaler {
+			return ec.marshalNOdsReviewStatus2caregraphᚋgraphᚋmodelᚐOdsReviewStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type OdsReviewStatus does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_decidedAt(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_decidedBy(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_decidedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_decidedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItem_decisionNote(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItem_decisionNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecisionNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItem_decisionNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItem", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _OdsReviewItemConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItemConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.OdsReviewItem) graphql.Marshaler {
+			return ec.marshalNOdsReviewItem2ᚕᚖcaregraphᚋgraphᚋmodelᚐOdsReviewItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItemConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OdsReviewItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OdsReviewItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OdsReviewItemConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItemConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcaregraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItemConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OdsReviewItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OdsReviewItemConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.OdsReviewItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OdsReviewItemConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OdsReviewItemConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OdsReviewItemConnection", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _OpenUkNetwork_id(ctx context.Context, field graphql.CollectedField, obj *model.OpenUkNetwork) (ret graphql.Marshaler) {
@@ -12498,9 +14402,22 @@ func (ec *executionContext) _Organisation_area(ctx context.Context, field graphq
 			return ec.fieldContext_Organisation_area(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Organisation().Area(ctx, obj)
+			return obj.Area()
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.Area
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Area) graphql.Marshaler {
 			return ec.marshalOArea2ᚖcaregraphᚋgraphᚋmodelᚐArea(ctx, selections, v)
 		},
@@ -12513,7 +14430,7 @@ func (ec *executionContext) fieldContext_Organisation_area(_ context.Context, fi
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Area(ctx, field)
 		},
@@ -12531,9 +14448,22 @@ func (ec *executionContext) _Organisation_country(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().Country(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.Country(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.Area
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Area) graphql.Marshaler {
 			return ec.marshalOArea2ᚖcaregraphᚋgraphᚋmodelᚐArea(ctx, selections, v)
 		},
@@ -12546,7 +14476,7 @@ func (ec *executionContext) fieldContext_Organisation_country(ctx context.Contex
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Area(ctx, field)
 		},
@@ -12575,9 +14505,22 @@ func (ec *executionContext) _Organisation_londonBorough(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().LondonBorough(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.LondonBorough(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.Area
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Area) graphql.Marshaler {
 			return ec.marshalOArea2ᚖcaregraphᚋgraphᚋmodelᚐArea(ctx, selections, v)
 		},
@@ -12590,7 +14533,7 @@ func (ec *executionContext) fieldContext_Organisation_londonBorough(ctx context.
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Area(ctx, field)
 		},
@@ -12619,9 +14562,22 @@ func (ec *executionContext) _Organisation_parent(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().Parent(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.Parent(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.Organisation
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Organisation) graphql.Marshaler {
 			return ec.marshalOOrganisation2ᚖcaregraphᚋgraphᚋmodelᚐOrganisation(ctx, selections, v)
 		},
@@ -12634,7 +14590,7 @@ func (ec *executionContext) fieldContext_Organisation_parent(ctx context.Context
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Organisation(ctx, field)
 		},
@@ -12663,9 +14619,22 @@ func (ec *executionContext) _Organisation_trust(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().Trust(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.Trust(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.Organisation
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Organisation) graphql.Marshaler {
 			return ec.marshalOOrganisation2ᚖcaregraphᚋgraphᚋmodelᚐOrganisation(ctx, selections, v)
 		},
@@ -12678,7 +14647,7 @@ func (ec *executionContext) fieldContext_Organisation_trust(ctx context.Context,
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Organisation(ctx, field)
 		},
@@ -12707,9 +14676,22 @@ func (ec *executionContext) _Organisation_localHealthBoard(ctx context.Context, 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().LocalHealthBoard(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.LocalHealthBoard(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.Organisation
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Organisation) graphql.Marshaler {
 			return ec.marshalOOrganisation2ᚖcaregraphᚋgraphᚋmodelᚐOrganisation(ctx, selections, v)
 		},
@@ -12722,7 +14704,7 @@ func (ec *executionContext) fieldContext_Organisation_localHealthBoard(ctx conte
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Organisation(ctx, field)
 		},
@@ -12751,9 +14733,22 @@ func (ec *executionContext) _Organisation_integratedCareBoard(ctx context.Contex
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().IntegratedCareBoard(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.IntegratedCareBoard(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.Organisation
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Organisation) graphql.Marshaler {
 			return ec.marshalOOrganisation2ᚖcaregraphᚋgraphᚋmodelᚐOrganisation(ctx, selections, v)
 		},
@@ -12766,7 +14761,7 @@ func (ec *executionContext) fieldContext_Organisation_integratedCareBoard(ctx co
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Organisation(ctx, field)
 		},
@@ -12795,9 +14790,22 @@ func (ec *executionContext) _Organisation_integratedCareBoards(ctx context.Conte
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().IntegratedCareBoards(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.IntegratedCareBoards(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal []*model.Organisation
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organisation) graphql.Marshaler {
 			return ec.marshalNOrganisation2ᚕᚖcaregraphᚋgraphᚋmodelᚐOrganisationᚄ(ctx, selections, v)
 		},
@@ -12810,7 +14818,7 @@ func (ec *executionContext) fieldContext_Organisation_integratedCareBoards(ctx c
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Organisation(ctx, field)
 		},
@@ -12839,9 +14847,22 @@ func (ec *executionContext) _Organisation_nhsEnglandRegion(ctx context.Context, 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().NhsEnglandRegion(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.NhsEnglandRegion(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.Organisation
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Organisation) graphql.Marshaler {
 			return ec.marshalOOrganisation2ᚖcaregraphᚋgraphᚋmodelᚐOrganisation(ctx, selections, v)
 		},
@@ -12854,7 +14875,7 @@ func (ec *executionContext) fieldContext_Organisation_nhsEnglandRegion(ctx conte
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Organisation(ctx, field)
 		},
@@ -12883,9 +14904,22 @@ func (ec *executionContext) _Organisation_nhsEnglandRegions(ctx context.Context,
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().NhsEnglandRegions(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.NhsEnglandRegions(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal []*model.Organisation
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organisation) graphql.Marshaler {
 			return ec.marshalNOrganisation2ᚕᚖcaregraphᚋgraphᚋmodelᚐOrganisationᚄ(ctx, selections, v)
 		},
@@ -12898,7 +14932,7 @@ func (ec *executionContext) fieldContext_Organisation_nhsEnglandRegions(ctx cont
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Organisation(ctx, field)
 		},
@@ -12927,9 +14961,22 @@ func (ec *executionContext) _Organisation_paediatricDiabetesUnit(ctx context.Con
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().PaediatricDiabetesUnit(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.PaediatricDiabetesUnit(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.PaediatricDiabetesUnit
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PaediatricDiabetesUnit) graphql.Marshaler {
 			return ec.marshalOPaediatricDiabetesUnit2ᚖcaregraphᚋgraphᚋmodelᚐPaediatricDiabetesUnit(ctx, selections, v)
 		},
@@ -12942,7 +14989,7 @@ func (ec *executionContext) fieldContext_Organisation_paediatricDiabetesUnit(ctx
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PaediatricDiabetesUnit(ctx, field)
 		},
@@ -12971,9 +15018,22 @@ func (ec *executionContext) _Organisation_paediatricDiabetesNetwork(ctx context.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().PaediatricDiabetesNetwork(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.PaediatricDiabetesNetwork(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.PaediatricDiabetesNetwork
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PaediatricDiabetesNetwork) graphql.Marshaler {
 			return ec.marshalOPaediatricDiabetesNetwork2ᚖcaregraphᚋgraphᚋmodelᚐPaediatricDiabetesNetwork(ctx, selections, v)
 		},
@@ -12986,7 +15046,7 @@ func (ec *executionContext) fieldContext_Organisation_paediatricDiabetesNetwork(
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PaediatricDiabetesNetwork(ctx, field)
 		},
@@ -13015,9 +15075,22 @@ func (ec *executionContext) _Organisation_openUkNetwork(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().OpenUkNetwork(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.OpenUkNetwork(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.OpenUkNetwork
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OpenUkNetwork) graphql.Marshaler {
 			return ec.marshalOOpenUkNetwork2ᚖcaregraphᚋgraphᚋmodelᚐOpenUkNetwork(ctx, selections, v)
 		},
@@ -13030,7 +15103,7 @@ func (ec *executionContext) fieldContext_Organisation_openUkNetwork(ctx context.
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OpenUkNetwork(ctx, field)
 		},
@@ -13059,9 +15132,22 @@ func (ec *executionContext) _Organisation_openUkNetworks(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organisation().OpenUkNetworks(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.OpenUkNetworks(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal []*model.OpenUkNetwork
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.OpenUkNetwork) graphql.Marshaler {
 			return ec.marshalNOpenUkNetwork2ᚕᚖcaregraphᚋgraphᚋmodelᚐOpenUkNetworkᚄ(ctx, selections, v)
 		},
@@ -13074,7 +15160,7 @@ func (ec *executionContext) fieldContext_Organisation_openUkNetworks(ctx context
 		Object:     "Organisation",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OpenUkNetwork(ctx, field)
 		},
@@ -14271,9 +16357,22 @@ func (ec *executionContext) _PaediatricDiabetesUnit_network(ctx context.Context,
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.PaediatricDiabetesUnit().Network(ctx, obj, fc.Args["asOf"].(*scalar.Date))
+			return obj.Network(fc.Args["asOf"].(*scalar.Date))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Prefetched == nil {
+					var zeroVal *model.PaediatricDiabetesNetwork
+					return zeroVal, errors.New("directive prefetched is not implemented")
+				}
+				return ec.Directives.Prefetched(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PaediatricDiabetesNetwork) graphql.Marshaler {
 			return ec.marshalOPaediatricDiabetesNetwork2ᚖcaregraphᚋgraphᚋmodelᚐPaediatricDiabetesNetwork(ctx, selections, v)
 		},
@@ -14286,7 +16385,7 @@ func (ec *executionContext) fieldContext_PaediatricDiabetesUnit_network(ctx cont
 		Object:     "PaediatricDiabetesUnit",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PaediatricDiabetesNetwork(ctx, field)
 		},
@@ -15343,6 +17442,50 @@ func (ec *executionContext) fieldContext_Patient_errors(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Patient_kpis(ctx context.Context, field graphql.CollectedField, obj *model.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_kpis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Patient().Kpis(ctx, obj, fc.Args["auditYear"].(int), fc.Args["quarter"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PatientKpi) graphql.Marshaler {
+			return ec.marshalNPatientKpi2ᚕᚖcaregraphᚋgraphᚋmodelᚐPatientKpiᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_kpis(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatientKpi(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Patient_kpis_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PatientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PatientConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15515,6 +17658,162 @@ func (ec *executionContext) fieldContext_PatientEdge_node(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _PatientKpi_kpi(ctx context.Context, field graphql.CollectedField, obj *model.PatientKpi) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientKpi_kpi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kpi, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.KpiDefinition) graphql.Marshaler {
+			return ec.marshalNKpiDefinition2ᚖcaregraphᚋgraphᚋmodelᚐKpiDefinition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientKpi_kpi(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatientKpi",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KpiDefinition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatientKpi_period(ctx context.Context, field graphql.CollectedField, obj *model.PatientKpi) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientKpi_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.KpiPeriod) graphql.Marshaler {
+			return ec.marshalNKpiPeriod2ᚖcaregraphᚋgraphᚋmodelᚐKpiPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientKpi_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatientKpi",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KpiPeriod(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatientKpi_outcome(ctx context.Context, field graphql.CollectedField, obj *model.PatientKpi) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientKpi_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.KpiOutcome) graphql.Marshaler {
+			return ec.marshalNKpiOutcome2caregraphᚋgraphᚋmodelᚐKpiOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientKpi_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatientKpi", field, false, false, errors.New("field of type KpiOutcome does not have child fields"))
+}
+
+func (ec *executionContext) _PatientKpi_careStatus(ctx context.Context, field graphql.CollectedField, obj *model.PatientKpi) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientKpi_careStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CareStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CareProcessStatus) graphql.Marshaler {
+			return ec.marshalOCareProcessStatus2ᚖcaregraphᚋgraphᚋmodelᚐCareProcessStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PatientKpi_careStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatientKpi", field, false, false, errors.New("field of type CareProcessStatus does not have child fields"))
+}
+
+func (ec *executionContext) _PatientKpi_value(ctx context.Context, field graphql.CollectedField, obj *model.PatientKpi) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientKpi_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PatientKpi_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatientKpi", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _PatientKpi_denominator(ctx context.Context, field graphql.CollectedField, obj *model.PatientKpi) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientKpi_denominator(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Denominator, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PatientKpi_denominator(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatientKpi", field, false, false, errors.New("field of type Float does not have child fields"))
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -16181,6 +18480,170 @@ func (ec *executionContext) fieldContext_Query_boundaryLayers(_ context.Context,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_BoundaryLayer(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_kpiDefinitions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_kpiDefinitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().KpiDefinitions(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.KpiDefinition) graphql.Marshaler {
+			return ec.marshalNKpiDefinition2ᚕᚖcaregraphᚋgraphᚋmodelᚐKpiDefinitionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_kpiDefinitions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KpiDefinition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_kpiAggregations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_kpiAggregations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().KpiAggregations(ctx, fc.Args["level"].(model.PlaceLevel), fc.Args["code"].(*string), fc.Args["auditYear"].(int), fc.Args["quarter"].(*int), fc.Args["kpis"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.KpiAggregation) graphql.Marshaler {
+			return ec.marshalNKpiAggregation2ᚕᚖcaregraphᚋgraphᚋmodelᚐKpiAggregationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_kpiAggregations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KpiAggregation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_kpiAggregations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_kpiMap(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_kpiMap(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().KpiMap(ctx, fc.Args["level"].(model.PlaceLevel), fc.Args["auditYear"].(int), fc.Args["kpi"].(string), fc.Args["quarter"].(*int), fc.Args["zoom"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.GeoJSON) graphql.Marshaler {
+			return ec.marshalNGeoJSON2caregraphᚋgraphᚋscalarᚐGeoJSON(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_kpiMap(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type GeoJSON does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_kpiMap_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_odsReviewItems(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_odsReviewItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OdsReviewItems(ctx, fc.Args["status"].(*model.OdsReviewStatus), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OdsReviewItemConnection) graphql.Marshaler {
+			return ec.marshalNOdsReviewItemConnection2ᚖcaregraphᚋgraphᚋmodelᚐOdsReviewItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_odsReviewItems(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OdsReviewItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_odsReviewItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -23163,6 +25626,210 @@ func (ec *executionContext) _JobRun(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var kpiAggregationImplementors = []string{"KpiAggregation"}
+
+func (ec *executionContext) _KpiAggregation(ctx context.Context, sel ast.SelectionSet, obj *model.KpiAggregation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, kpiAggregationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("KpiAggregation")
+		case "level":
+			out.Values[i] = ec._KpiAggregation_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._KpiAggregation_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._KpiAggregation_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "areaCode":
+			out.Values[i] = ec._KpiAggregation_areaCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "period":
+			out.Values[i] = ec._KpiAggregation_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kpi":
+			out.Values[i] = ec._KpiAggregation_kpi(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eligible":
+			out.Values[i] = ec._KpiAggregation_eligible(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ineligible":
+			out.Values[i] = ec._KpiAggregation_ineligible(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "passed":
+			out.Values[i] = ec._KpiAggregation_passed(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._KpiAggregation_failed(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "percentage":
+			out.Values[i] = ec._KpiAggregation_percentage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._KpiAggregation_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "suppressed":
+			out.Values[i] = ec._KpiAggregation_suppressed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "computedAt":
+			out.Values[i] = ec._KpiAggregation_computedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var kpiDefinitionImplementors = []string{"KpiDefinition"}
+
+func (ec *executionContext) _KpiDefinition(ctx context.Context, sel ast.SelectionSet, obj *model.KpiDefinition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, kpiDefinitionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("KpiDefinition")
+		case "id":
+			out.Values[i] = ec._KpiDefinition_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._KpiDefinition_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._KpiDefinition_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var kpiPeriodImplementors = []string{"KpiPeriod"}
+
+func (ec *executionContext) _KpiPeriod(ctx context.Context, sel ast.SelectionSet, obj *model.KpiPeriod) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, kpiPeriodImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("KpiPeriod")
+		case "auditYear":
+			out.Values[i] = ec._KpiPeriod_auditYear(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quarter":
+			out.Values[i] = ec._KpiPeriod_quarter(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "start":
+			out.Values[i] = ec._KpiPeriod_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._KpiPeriod_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var latLonImplementors = []string{"LatLon"}
 
 func (ec *executionContext) _LatLon(ctx context.Context, sel ast.SelectionSet, obj *model.LatLon) graphql.Marshaler {
@@ -23370,6 +26037,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "approveOdsReviewItem":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveOdsReviewItem(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectOdsReviewItem":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectOdsReviewItem(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "submitAuditCsv":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_submitAuditCsv(ctx, field)
@@ -23417,6 +26098,147 @@ func (ec *executionContext) _NearbyOrganisation(ctx context.Context, sel ast.Sel
 			}
 		case "distanceKm":
 			out.Values[i] = ec._NearbyOrganisation_distanceKm(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var odsReviewItemImplementors = []string{"OdsReviewItem"}
+
+func (ec *executionContext) _OdsReviewItem(ctx context.Context, sel ast.SelectionSet, obj *model.OdsReviewItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, odsReviewItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OdsReviewItem")
+		case "id":
+			out.Values[i] = ec._OdsReviewItem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "odsCode":
+			out.Values[i] = ec._OdsReviewItem_odsCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._OdsReviewItem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "successorCode":
+			out.Values[i] = ec._OdsReviewItem_successorCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "effectiveOn":
+			out.Values[i] = ec._OdsReviewItem_effectiveOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "odsChangeDate":
+			out.Values[i] = ec._OdsReviewItem_odsChangeDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._OdsReviewItem_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._OdsReviewItem_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._OdsReviewItem_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "decidedAt":
+			out.Values[i] = ec._OdsReviewItem_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "decidedBy":
+			out.Values[i] = ec._OdsReviewItem_decidedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "decisionNote":
+			out.Values[i] = ec._OdsReviewItem_decisionNote(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var odsReviewItemConnectionImplementors = []string{"OdsReviewItemConnection"}
+
+func (ec *executionContext) _OdsReviewItemConnection(ctx context.Context, sel ast.SelectionSet, obj *model.OdsReviewItemConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, odsReviewItemConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OdsReviewItemConnection")
+		case "nodes":
+			out.Values[i] = ec._OdsReviewItemConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._OdsReviewItemConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._OdsReviewItemConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23726,537 +26548,75 @@ func (ec *executionContext) _Organisation(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "area":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_area(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_area(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "country":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_country(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_country(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "londonBorough":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_londonBorough(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_londonBorough(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "parent":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_parent(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_parent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "trust":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_trust(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_trust(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "localHealthBoard":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_localHealthBoard(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_localHealthBoard(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "integratedCareBoard":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_integratedCareBoard(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_integratedCareBoard(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "integratedCareBoards":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_integratedCareBoards(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_integratedCareBoards(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "nhsEnglandRegion":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_nhsEnglandRegion(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_nhsEnglandRegion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "nhsEnglandRegions":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_nhsEnglandRegions(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_nhsEnglandRegions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "paediatricDiabetesUnit":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_paediatricDiabetesUnit(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_paediatricDiabetesUnit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "paediatricDiabetesNetwork":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_paediatricDiabetesNetwork(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_paediatricDiabetesNetwork(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "openUkNetwork":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_openUkNetwork(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_openUkNetwork(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "openUkNetworks":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Organisation_openUkNetworks(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Organisation_openUkNetworks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "sites":
 			field := field
 
@@ -25075,43 +27435,10 @@ func (ec *executionContext) _PaediatricDiabetesUnit(ctx context.Context, sel ast
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "network":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._PaediatricDiabetesUnit_network(ctx, field, obj)
-				if res == graphql.RequiredNull {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._PaediatricDiabetesUnit_network(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "users":
 			field := field
 
@@ -25736,6 +28063,44 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "kpis":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Patient_kpis(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25830,6 +28195,69 @@ func (ec *executionContext) _PatientEdge(ctx context.Context, sel ast.SelectionS
 		case "node":
 			out.Values[i] = ec._PatientEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var patientKpiImplementors = []string{"PatientKpi"}
+
+func (ec *executionContext) _PatientKpi(ctx context.Context, sel ast.SelectionSet, obj *model.PatientKpi) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, patientKpiImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PatientKpi")
+		case "kpi":
+			out.Values[i] = ec._PatientKpi_kpi(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "period":
+			out.Values[i] = ec._PatientKpi_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outcome":
+			out.Values[i] = ec._PatientKpi_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "careStatus":
+			out.Values[i] = ec._PatientKpi_careStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._PatientKpi_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "denominator":
+			out.Values[i] = ec._PatientKpi_denominator(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -26213,6 +28641,94 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_boundaryLayers(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "kpiDefinitions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_kpiDefinitions(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "kpiAggregations":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_kpiAggregations(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "kpiMap":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_kpiMap(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "odsReviewItems":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_odsReviewItems(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -29317,6 +31833,88 @@ func (ec *executionContext) marshalNJobTrigger2caregraphᚋgraphᚋmodelᚐJobTr
 	return v
 }
 
+func (ec *executionContext) marshalNKpiAggregation2ᚕᚖcaregraphᚋgraphᚋmodelᚐKpiAggregationᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.KpiAggregation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNKpiAggregation2ᚖcaregraphᚋgraphᚋmodelᚐKpiAggregation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNKpiAggregation2ᚖcaregraphᚋgraphᚋmodelᚐKpiAggregation(ctx context.Context, sel ast.SelectionSet, v *model.KpiAggregation) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._KpiAggregation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNKpiDefinition2ᚕᚖcaregraphᚋgraphᚋmodelᚐKpiDefinitionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.KpiDefinition) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNKpiDefinition2ᚖcaregraphᚋgraphᚋmodelᚐKpiDefinition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNKpiDefinition2ᚖcaregraphᚋgraphᚋmodelᚐKpiDefinition(ctx context.Context, sel ast.SelectionSet, v *model.KpiDefinition) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._KpiDefinition(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNKpiKind2caregraphᚋgraphᚋmodelᚐKpiKind(ctx context.Context, v any) (model.KpiKind, error) {
+	var res model.KpiKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNKpiKind2caregraphᚋgraphᚋmodelᚐKpiKind(ctx context.Context, sel ast.SelectionSet, v model.KpiKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNKpiOutcome2caregraphᚋgraphᚋmodelᚐKpiOutcome(ctx context.Context, v any) (model.KpiOutcome, error) {
+	var res model.KpiOutcome
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNKpiOutcome2caregraphᚋgraphᚋmodelᚐKpiOutcome(ctx context.Context, sel ast.SelectionSet, v model.KpiOutcome) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNKpiPeriod2ᚖcaregraphᚋgraphᚋmodelᚐKpiPeriod(ctx context.Context, sel ast.SelectionSet, v *model.KpiPeriod) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._KpiPeriod(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNLoginPayload2ᚖcaregraphᚋgraphᚋmodelᚐLoginPayload(ctx context.Context, sel ast.SelectionSet, v *model.LoginPayload) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -29351,6 +31949,62 @@ func (ec *executionContext) marshalNNearbyOrganisation2ᚖcaregraphᚋgraphᚋmo
 		return graphql.Null
 	}
 	return ec._NearbyOrganisation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOdsReviewItem2ᚕᚖcaregraphᚋgraphᚋmodelᚐOdsReviewItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.OdsReviewItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOdsReviewItem2ᚖcaregraphᚋgraphᚋmodelᚐOdsReviewItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOdsReviewItem2ᚖcaregraphᚋgraphᚋmodelᚐOdsReviewItem(ctx context.Context, sel ast.SelectionSet, v *model.OdsReviewItem) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OdsReviewItem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOdsReviewItemConnection2ᚖcaregraphᚋgraphᚋmodelᚐOdsReviewItemConnection(ctx context.Context, sel ast.SelectionSet, v *model.OdsReviewItemConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OdsReviewItemConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOdsReviewKind2caregraphᚋgraphᚋmodelᚐOdsReviewKind(ctx context.Context, v any) (model.OdsReviewKind, error) {
+	var res model.OdsReviewKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOdsReviewKind2caregraphᚋgraphᚋmodelᚐOdsReviewKind(ctx context.Context, sel ast.SelectionSet, v model.OdsReviewKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNOdsReviewStatus2caregraphᚋgraphᚋmodelᚐOdsReviewStatus(ctx context.Context, v any) (model.OdsReviewStatus, error) {
+	var res model.OdsReviewStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOdsReviewStatus2caregraphᚋgraphᚋmodelᚐOdsReviewStatus(ctx context.Context, sel ast.SelectionSet, v model.OdsReviewStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNOpenUkNetwork2ᚕᚖcaregraphᚋgraphᚋmodelᚐOpenUkNetworkᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.OpenUkNetwork) graphql.Marshaler {
@@ -29707,6 +32361,42 @@ func (ec *executionContext) marshalNPatientEdge2ᚖcaregraphᚋgraphᚋmodelᚐP
 		return graphql.Null
 	}
 	return ec._PatientEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPatientKpi2ᚕᚖcaregraphᚋgraphᚋmodelᚐPatientKpiᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PatientKpi) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPatientKpi2ᚖcaregraphᚋgraphᚋmodelᚐPatientKpi(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPatientKpi2ᚖcaregraphᚋgraphᚋmodelᚐPatientKpi(ctx context.Context, sel ast.SelectionSet, v *model.PatientKpi) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PatientKpi(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPlaceLevel2caregraphᚋgraphᚋmodelᚐPlaceLevel(ctx context.Context, v any) (model.PlaceLevel, error) {
+	var res model.PlaceLevel
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPlaceLevel2caregraphᚋgraphᚋmodelᚐPlaceLevel(ctx context.Context, sel ast.SelectionSet, v model.PlaceLevel) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNPlacement2caregraphᚋgraphᚋmodelᚐPlacement(ctx context.Context, v any) (model.Placement, error) {
@@ -30394,6 +33084,22 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOCareProcessStatus2ᚖcaregraphᚋgraphᚋmodelᚐCareProcessStatus(ctx context.Context, v any) (*model.CareProcessStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.CareProcessStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCareProcessStatus2ᚖcaregraphᚋgraphᚋmodelᚐCareProcessStatus(ctx context.Context, sel ast.SelectionSet, v *model.CareProcessStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOCheckStatus2ᚖcaregraphᚋgraphᚋmodelᚐCheckStatus(ctx context.Context, v any) (*model.CheckStatus, error) {
 	if v == nil {
 		return nil, nil
@@ -30554,6 +33260,22 @@ func (ec *executionContext) marshalONode2caregraphᚋgraphᚋmodelᚐNode(ctx co
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOdsReviewStatus2ᚖcaregraphᚋgraphᚋmodelᚐOdsReviewStatus(ctx context.Context, v any) (*model.OdsReviewStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.OdsReviewStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOdsReviewStatus2ᚖcaregraphᚋgraphᚋmodelᚐOdsReviewStatus(ctx context.Context, sel ast.SelectionSet, v *model.OdsReviewStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOOpenUkNetwork2ᚖcaregraphᚋgraphᚋmodelᚐOpenUkNetwork(ctx context.Context, sel ast.SelectionSet, v *model.OpenUkNetwork) graphql.Marshaler {

@@ -303,6 +303,65 @@ func (JobRun) IsNode() {}
 // The global identifier; pass it to `node(id:)` to fetch the object again.
 func (this JobRun) GetID() string { return this.ID }
 
+// One KPI's figures for one place and period. Counts of 1 or 2 are withheld (null, with
+// `suppressed: true`) from callers who may not see the place's exact figures, and so is
+// the next smallest count of the same sum, so that none can be worked back; see
+// docs/kpis.md. Members of a unit see their unit's exact figures; the RCPCH audit team
+// sees every figure.
+type KpiAggregation struct {
+	// The level of the place.
+	Level PlaceLevel `json:"level"`
+	// The place's code (see PlaceLevel).
+	Code string `json:"code"`
+	// The place's name.
+	Name string `json:"name"`
+	// The GSS code of the place's boundary (ICBs, regions, health boards, countries).
+	AreaCode *string `json:"areaCode,omitempty"`
+	// The year or quarter the figures cover.
+	Period *KpiPeriod `json:"period"`
+	// The KPI.
+	Kpi *KpiDefinition `json:"kpi"`
+	// Patients the KPI applies to (passed + failed).
+	Eligible *int `json:"eligible,omitempty"`
+	// Patients of the population the KPI does not apply to.
+	Ineligible *int `json:"ineligible,omitempty"`
+	// Eligible patients who met the KPI (for Count KPIs: who are in the counted set).
+	Passed *int `json:"passed,omitempty"`
+	// Eligible patients who did not.
+	Failed *int `json:"failed,omitempty"`
+	// passed / eligible × 100; null when nobody is eligible or a count it comes from is withheld.
+	Percentage *float64 `json:"percentage,omitempty"`
+	// The KPI's figure where it is not a count: mean (44) or median (45) HbA1c in mmol/mol,
+	// admissions (46, 47), health checks given per 100 expected (32.1); null otherwise.
+	Value *float64 `json:"value,omitempty"`
+	// Whether any figure of this row was withheld.
+	Suppressed bool `json:"suppressed"`
+	// When the figures were computed (RFC 3339).
+	ComputedAt string `json:"computedAt"`
+}
+
+// One of the audit's key performance indicators.
+type KpiDefinition struct {
+	// The number as the specification writes it: 1 … 49, 32.1, 32.2, 32.3.
+	ID string `json:"id"`
+	// The KPI's name in the specification.
+	Name string `json:"name"`
+	// How its patient results add up over a place.
+	Kind KpiKind `json:"kind"`
+}
+
+// The stretch of time a figure covers: an audit year (1 April to 31 March) or one quarter of it.
+type KpiPeriod struct {
+	// The audit year: 2024 is April 2024 to March 2025.
+	AuditYear int `json:"auditYear"`
+	// 1–4 (Q1 April–June … Q4 January–March), or null for the whole audit year.
+	Quarter *int `json:"quarter,omitempty"`
+	// The first day, included.
+	Start scalar.Date `json:"start"`
+	// The last day, included.
+	End scalar.Date `json:"end"`
+}
+
 // A WGS 84 point.
 type LatLon struct {
 	Lat float64 `json:"lat"`
@@ -338,6 +397,44 @@ type NearInput struct {
 type NearbyOrganisation struct {
 	Organisation *Organisation `json:"organisation"`
 	DistanceKm   float64       `json:"distanceKm"`
+}
+
+// A change from NHS ODS that the sync did not apply by itself. Visible to the RCPCH audit team only.
+type OdsReviewItem struct {
+	// Opaque identifier (pass it to approveOdsReviewItem or rejectOdsReviewItem).
+	ID string `json:"id"`
+	// The ODS code of the organisation concerned.
+	OdsCode string `json:"odsCode"`
+	// What the change is.
+	Kind OdsReviewKind `json:"kind"`
+	// The successor's ODS code, for a succession.
+	SuccessorCode *string `json:"successorCode,omitempty"`
+	// When the change takes effect (the date a closure or succession is recorded on).
+	EffectiveOn *scalar.Date `json:"effectiveOn,omitempty"`
+	// The ODS LastChangeDate of the record that reported it.
+	OdsChangeDate *scalar.Date `json:"odsChangeDate,omitempty"`
+	// What ODS says, in words.
+	Detail string `json:"detail"`
+	// Where the item stands.
+	Status OdsReviewStatus `json:"status"`
+	// When the sync queued it (RFC 3339).
+	CreatedAt string `json:"createdAt"`
+	// When it was decided (RFC 3339); null while pending.
+	DecidedAt *string `json:"decidedAt,omitempty"`
+	// The email of the admin who decided; null while pending or when decided from the command line.
+	DecidedBy *string `json:"decidedBy,omitempty"`
+	// The note given with the decision.
+	DecisionNote *string `json:"decisionNote,omitempty"`
+}
+
+// A page of review items.
+type OdsReviewItemConnection struct {
+	// The items of this page.
+	Nodes []*OdsReviewItem `json:"nodes"`
+	// Paging information.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many items match in all.
+	TotalCount int `json:"totalCount"`
 }
 
 // A page of OPEN UK networks.
@@ -473,6 +570,22 @@ type PatientFilter struct {
 	DiabetesType *int    `json:"diabetesType,omitempty"`
 	// Only patients whose rows have errors (true) or have none (false).
 	HasErrors *bool `json:"hasErrors,omitempty"`
+}
+
+// One patient's result for one KPI and period.
+type PatientKpi struct {
+	// The KPI.
+	Kpi *KpiDefinition `json:"kpi"`
+	// The year or quarter.
+	Period *KpiPeriod `json:"period"`
+	// The patient's outcome.
+	Outcome KpiOutcome `json:"outcome"`
+	// For the care-process KPIs, the patient's status; null for the others and for ineligible patients.
+	CareStatus *CareProcessStatus `json:"careStatus,omitempty"`
+	// The patient's figure for Mean, Median, Sum and Ratio KPIs (median HbA1c, admissions, checks given).
+	Value *float64 `json:"value,omitempty"`
+	// A Ratio KPI's share of the denominator (health checks expected).
+	Denominator *float64 `json:"denominator,omitempty"`
 }
 
 type Query struct {
@@ -631,6 +744,10 @@ const (
 	AccessActionTotpReset       AccessAction = "TOTP_RESET"
 	AccessActionCSVUploaded     AccessAction = "CSV_UPLOADED"
 	AccessActionPatientViewed   AccessAction = "PATIENT_VIEWED"
+	// An admin approved an ODS change from the review queue.
+	AccessActionOdsReviewApproved AccessAction = "ODS_REVIEW_APPROVED"
+	// An admin rejected an ODS change from the review queue.
+	AccessActionOdsReviewRejected AccessAction = "ODS_REVIEW_REJECTED"
 )
 
 var AllAccessAction = []AccessAction{
@@ -649,11 +766,13 @@ var AllAccessAction = []AccessAction{
 	AccessActionTotpReset,
 	AccessActionCSVUploaded,
 	AccessActionPatientViewed,
+	AccessActionOdsReviewApproved,
+	AccessActionOdsReviewRejected,
 }
 
 func (e AccessAction) IsValid() bool {
 	switch e {
-	case AccessActionLogin, AccessActionLoginFailed, AccessActionLockout, AccessActionLogout, AccessActionTokenCreated, AccessActionTokenRevoked, AccessActionUserCreated, AccessActionUserUpdated, AccessActionRoleChanged, AccessActionUnitsChanged, AccessActionPasswordChanged, AccessActionTotpEnabled, AccessActionTotpReset, AccessActionCSVUploaded, AccessActionPatientViewed:
+	case AccessActionLogin, AccessActionLoginFailed, AccessActionLockout, AccessActionLogout, AccessActionTokenCreated, AccessActionTokenRevoked, AccessActionUserCreated, AccessActionUserUpdated, AccessActionRoleChanged, AccessActionUnitsChanged, AccessActionPasswordChanged, AccessActionTotpEnabled, AccessActionTotpReset, AccessActionCSVUploaded, AccessActionPatientViewed, AccessActionOdsReviewApproved, AccessActionOdsReviewRejected:
 		return true
 	}
 	return false
@@ -756,6 +875,73 @@ func (e *AreaKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e AreaKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The care-process status of a patient for the KPIs that report one (the care processes).
+type CareProcessStatus string
+
+const (
+	// Done in the period.
+	CareProcessStatusComplete CareProcessStatus = "COMPLETE"
+	// Recorded in part (a date without its value, or a value without its date).
+	CareProcessStatusIncomplete CareProcessStatus = "INCOMPLETE"
+	// Not due for this patient (outside the group the process is meant for).
+	CareProcessStatusNotRequired CareProcessStatus = "NOT_REQUIRED"
+	// The patient did not have a complete year of care.
+	CareProcessStatusIncompleteYearOfCare CareProcessStatus = "INCOMPLETE_YEAR_OF_CARE"
+	// Due and not recorded at all.
+	CareProcessStatusMissed CareProcessStatus = "MISSED"
+)
+
+var AllCareProcessStatus = []CareProcessStatus{
+	CareProcessStatusComplete,
+	CareProcessStatusIncomplete,
+	CareProcessStatusNotRequired,
+	CareProcessStatusIncompleteYearOfCare,
+	CareProcessStatusMissed,
+}
+
+func (e CareProcessStatus) IsValid() bool {
+	switch e {
+	case CareProcessStatusComplete, CareProcessStatusIncomplete, CareProcessStatusNotRequired, CareProcessStatusIncompleteYearOfCare, CareProcessStatusMissed:
+		return true
+	}
+	return false
+}
+
+func (e CareProcessStatus) String() string {
+	return string(e)
+}
+
+func (e *CareProcessStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CareProcessStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CareProcessStatus", str)
+	}
+	return nil
+}
+
+func (e CareProcessStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CareProcessStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CareProcessStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -1133,6 +1319,259 @@ func (e JobTrigger) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// How a KPI's patient results add up over a place.
+type KpiKind string
+
+const (
+	// eligible, passed and failed patients; percentage = passed / eligible.
+	KpiKindProportion KpiKind = "PROPORTION"
+	// A number of patients (KPIs 1–12): passed; eligible is KPI 1's population.
+	KpiKindCount KpiKind = "COUNT"
+	// The mean of the passed patients' values (KPI 44: mean of each patient's median HbA1c, mmol/mol).
+	KpiKindMean KpiKind = "MEAN"
+	// The median of the passed patients' values (KPI 45).
+	KpiKindMedian KpiKind = "MEDIAN"
+	// The sum of the eligible patients' values (KPIs 46, 47: admissions); passed counts patients with one.
+	KpiKindSum KpiKind = "SUM"
+	// Values given per 100 expected across the eligible patients (KPI 32.1: health checks).
+	KpiKindRatio KpiKind = "RATIO"
+)
+
+var AllKpiKind = []KpiKind{
+	KpiKindProportion,
+	KpiKindCount,
+	KpiKindMean,
+	KpiKindMedian,
+	KpiKindSum,
+	KpiKindRatio,
+}
+
+func (e KpiKind) IsValid() bool {
+	switch e {
+	case KpiKindProportion, KpiKindCount, KpiKindMean, KpiKindMedian, KpiKindSum, KpiKindRatio:
+		return true
+	}
+	return false
+}
+
+func (e KpiKind) String() string {
+	return string(e)
+}
+
+func (e *KpiKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = KpiKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid KpiKind", str)
+	}
+	return nil
+}
+
+func (e KpiKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *KpiKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e KpiKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A patient's outcome for one KPI.
+type KpiOutcome string
+
+const (
+	// Eligible, and met the KPI (for KPIs 1–12: in the counted set).
+	KpiOutcomePassed KpiOutcome = "PASSED"
+	// Eligible, and did not meet it.
+	KpiOutcomeFailed KpiOutcome = "FAILED"
+	// The KPI does not apply to the patient.
+	KpiOutcomeIneligible KpiOutcome = "INELIGIBLE"
+)
+
+var AllKpiOutcome = []KpiOutcome{
+	KpiOutcomePassed,
+	KpiOutcomeFailed,
+	KpiOutcomeIneligible,
+}
+
+func (e KpiOutcome) IsValid() bool {
+	switch e {
+	case KpiOutcomePassed, KpiOutcomeFailed, KpiOutcomeIneligible:
+		return true
+	}
+	return false
+}
+
+func (e KpiOutcome) String() string {
+	return string(e)
+}
+
+func (e *KpiOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = KpiOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid KpiOutcome", str)
+	}
+	return nil
+}
+
+func (e KpiOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *KpiOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e KpiOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What an ODS change waiting for review would do.
+type OdsReviewKind string
+
+const (
+	// ODS marks the organisation inactive; approving closes it (its history is kept).
+	OdsReviewKindClosure OdsReviewKind = "CLOSURE"
+	// ODS records a successor (dated after the sync's window, a split, or a successor not in the register); approving records the merger and moves its sites and units.
+	OdsReviewKindSuccession OdsReviewKind = "SUCCESSION"
+	// ODS withdrew the record from publication; approving closes the organisation.
+	OdsReviewKindDeletion OdsReviewKind = "DELETION"
+)
+
+var AllOdsReviewKind = []OdsReviewKind{
+	OdsReviewKindClosure,
+	OdsReviewKindSuccession,
+	OdsReviewKindDeletion,
+}
+
+func (e OdsReviewKind) IsValid() bool {
+	switch e {
+	case OdsReviewKindClosure, OdsReviewKindSuccession, OdsReviewKindDeletion:
+		return true
+	}
+	return false
+}
+
+func (e OdsReviewKind) String() string {
+	return string(e)
+}
+
+func (e *OdsReviewKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OdsReviewKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OdsReviewKind", str)
+	}
+	return nil
+}
+
+func (e OdsReviewKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OdsReviewKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OdsReviewKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a review item stands.
+type OdsReviewStatus string
+
+const (
+	// Waiting for an admin.
+	OdsReviewStatusPending OdsReviewStatus = "PENDING"
+	// Approved and applied.
+	OdsReviewStatusApproved OdsReviewStatus = "APPROVED"
+	// Rejected; nothing was changed.
+	OdsReviewStatusRejected OdsReviewStatus = "REJECTED"
+)
+
+var AllOdsReviewStatus = []OdsReviewStatus{
+	OdsReviewStatusPending,
+	OdsReviewStatusApproved,
+	OdsReviewStatusRejected,
+}
+
+func (e OdsReviewStatus) IsValid() bool {
+	switch e {
+	case OdsReviewStatusPending, OdsReviewStatusApproved, OdsReviewStatusRejected:
+		return true
+	}
+	return false
+}
+
+func (e OdsReviewStatus) String() string {
+	return string(e)
+}
+
+func (e *OdsReviewStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OdsReviewStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OdsReviewStatus", str)
+	}
+	return nil
+}
+
+func (e OdsReviewStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OdsReviewStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OdsReviewStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // The kinds of organisation in the register, keyed by ODS code.
 type OrganisationKind string
 
@@ -1198,6 +1637,79 @@ func (e *OrganisationKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e OrganisationKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A level at which the audit KPIs are aggregated; docs/kpis.md says how units map to places.
+type PlaceLevel string
+
+const (
+	// A paediatric diabetes unit, by PZ code.
+	PlaceLevelUnit PlaceLevel = "UNIT"
+	// An NHS trust or a Welsh local health board (the unit's lead organisation or its parent), by ODS code.
+	PlaceLevelTrust PlaceLevel = "TRUST"
+	// An integrated care board, by ODS code (QUE); its GSS code (E54000056) is accepted too.
+	PlaceLevelIntegratedCareBoard PlaceLevel = "INTEGRATED_CARE_BOARD"
+	// An NHS England region, by ODS code (Y61); its GSS code is accepted too.
+	PlaceLevelNhsEnglandRegion PlaceLevel = "NHS_ENGLAND_REGION"
+	// A paediatric diabetes network, by code (PN01).
+	PlaceLevelDiabetesNetwork PlaceLevel = "DIABETES_NETWORK"
+	// A country, by GSS code (E92000001 England, W92000004 Wales).
+	PlaceLevelCountry PlaceLevel = "COUNTRY"
+	// Every unit together; its code is `national`.
+	PlaceLevelNational PlaceLevel = "NATIONAL"
+)
+
+var AllPlaceLevel = []PlaceLevel{
+	PlaceLevelUnit,
+	PlaceLevelTrust,
+	PlaceLevelIntegratedCareBoard,
+	PlaceLevelNhsEnglandRegion,
+	PlaceLevelDiabetesNetwork,
+	PlaceLevelCountry,
+	PlaceLevelNational,
+}
+
+func (e PlaceLevel) IsValid() bool {
+	switch e {
+	case PlaceLevelUnit, PlaceLevelTrust, PlaceLevelIntegratedCareBoard, PlaceLevelNhsEnglandRegion, PlaceLevelDiabetesNetwork, PlaceLevelCountry, PlaceLevelNational:
+		return true
+	}
+	return false
+}
+
+func (e PlaceLevel) String() string {
+	return string(e)
+}
+
+func (e *PlaceLevel) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PlaceLevel(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PlaceLevel", str)
+	}
+	return nil
+}
+
+func (e PlaceLevel) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PlaceLevel) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PlaceLevel) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
