@@ -15,6 +15,8 @@ import (
 	"caregraph/auth"
 	"caregraph/store"
 	"caregraph/submissions"
+	"caregraph/sync/aggregate"
+	"caregraph/sync/schedule"
 )
 
 const demoUsage = `demo-data --year YEAR [--patients N] [--out DIR] [--units PZ001,PZ002] [--seed N] [--invalid SHARE] [--submit]
@@ -103,6 +105,19 @@ func cmdDemoData(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "%d files, %d rows, %d patients written to %s in %s\n", written, rows, *patients, *out, time.Since(start).Round(time.Millisecond))
 	if refused > 0 {
 		return fmt.Errorf("%d files were refused", refused)
+	}
+	if *submit && written > 0 {
+		// One recompute of the whole year, rather than one per unit as each activation
+		// would start, so that the KPIs of the populated system are there at once.
+		fmt.Fprintf(e.stderr, "recomputing the %d KPIs\n", *year)
+		agg := newAggregator(st, e.logger)
+		counts, err := schedule.RunManual(ctx, st, aggregate.Job, agg.Host, func(ctx context.Context) (map[string]int, error) {
+			return runAggregation(ctx, agg, *year, nil, e.stderr)
+		})
+		if err != nil {
+			return fmt.Errorf("recompute the KPIs: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "KPIs recomputed: %d patients, %d places, %d rows\n", counts["patients"], counts["places"], counts["rows"])
 	}
 	return nil
 }
