@@ -21,6 +21,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
 	started := time.Now()
+	tuneGC()
 	e.logger.Info("starting caregraph", e.cfg.logAttrs()...)
 	db, err := openMigrated(ctx, e)
 	if err != nil {

@@ -23,6 +23,9 @@ func BenchmarkOrganisations(b *testing.B) {
 		b.Fatal(err)
 	}
 	h := newApp(cfg, slog.New(slog.DiscardHandler), db.Pool).routes()
+	// The garbage collector's target as `serve` sets it (the test binary would run at
+	// Go's default otherwise).
+	defer tuneGC()()
 	queries := []struct {
 		name, query string
 		vars        map[string]any

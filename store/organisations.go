@@ -201,7 +201,7 @@ func splitOrgKeys(keys []OrgKey) ([]int64, []time.Time) {
 // OrganisationsByKey returns the organisations asked for, each as it was on its date.
 func (s *Store) OrganisationsByKey(ctx context.Context, keys []OrgKey) (map[OrgKey]Organisation, error) {
 	ids, dates := splitOrgKeys(keys)
-	rows, err := s.db.Query(ctx, sqlOrgsByKey, ids, dates)
+	rows, err := s.queryGenericPlan(ctx, sqlOrgsByKey, ids, dates)
 	if err != nil {
 		return nil, fmt.Errorf("organisations: %w", err)
 	}
@@ -257,7 +257,7 @@ func (s *Store) OrganisationByCode(ctx context.Context, odsCode string, on time.
 		sql, rel = sqlByCodeWithRelations, &Relations{}
 		t = append(t, relTargets(rel)...)
 	}
-	err := s.db.QueryRow(ctx, sql, odsCode, on).Scan(t...)
+	err := s.queryRowGenericPlan(ctx, sql, odsCode, on).Scan(t...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Organisation{}, nil, nil, ErrNotFound
 	}
@@ -741,7 +741,13 @@ func (s *Store) ListOrganisations(ctx context.Context, on time.Time, f OrgFilter
 	}
 	var q listQuery
 	sql := q.build(on, kinds, f, afterCode, offset, limit, withRelations)
-	rows, err := s.db.Query(ctx, sql, q.args...)
+	query := s.db.Query
+	if f.Search == "" && f.Near == nil {
+		// Without a search or a distance to rank by, the parameters do not change the
+		// best plan: take the generic one rather than plan the statement on every call.
+		query = s.queryGenericPlan
+	}
+	rows, err := query(ctx, sql, q.args...)
 	if err != nil {
 		return OrgPage{}, fmt.Errorf("list organisations: %w", err)
 	}
