@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"caregraph/store"
 	"caregraph/sync/fetch"
+	"caregraph/sync/tally"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -63,44 +63,14 @@ type Options struct {
 }
 
 // Failure is a dataset that could not be synced, and why.
-type Failure struct {
-	Key string
-	Err error
-}
+type Failure = tally.Failure
 
 // Report is what a run did.
 type Report struct {
-	Created, Updated, Unchanged, Skipped, Failed int
-	Failures                                     []Failure
+	tally.Tally
 	// Unlisted are datasets in the database no longer in the table; they are left as
 	// they are.
 	Unlisted []string
-}
-
-// Counts returns the report's numbers by name, for the job record.
-func (r *Report) Counts() map[string]int {
-	return map[string]int{"created": r.Created, "updated": r.Updated, "unchanged": r.Unchanged, "skipped": r.Skipped, "failed": r.Failed}
-}
-
-// Err summarises the failures, or is nil when there were none.
-func (r *Report) Err() error {
-	if r.Failed == 0 {
-		return nil
-	}
-	keys := make([]string, len(r.Failures))
-	for i, f := range r.Failures {
-		keys[i] = f.Key
-	}
-	sort.Strings(keys)
-	if len(keys) > 10 {
-		keys = append(keys[:10], fmt.Sprintf("and %d more (see the lines above)", len(keys)-10))
-	}
-	return fmt.Errorf("%d of the NHS DD datasets failed to sync: %s", r.Failed, strings.Join(keys, ", "))
-}
-
-// Summary is the one-line account printed at the end of a run.
-func (r *Report) Summary() string {
-	return fmt.Sprintf("%d created, %d updated, %d unchanged, %d skipped, %d failed", r.Created, r.Updated, r.Unchanged, r.Skipped, r.Failed)
 }
 
 // ErrUnknownDataset is returned for a --dataset key the table does not list.
@@ -148,7 +118,7 @@ func (s *Syncer) Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{}
+	rep := &Report{Tally: tally.Tally{Of: "NHS DD datasets"}}
 	if o.Dataset == "" {
 		listed := map[string]bool{}
 		for _, e := range elements {

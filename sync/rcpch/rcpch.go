@@ -17,13 +17,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"caregraph/store"
 	"caregraph/sync/fetch"
+	"caregraph/sync/tally"
 )
 
 // List is one of the seven lists.
@@ -102,44 +102,14 @@ type Options struct {
 	AllowShrink bool
 }
 
-// Failure is a list that could not be synced, and why.
-type Failure struct {
-	Key string
-	Err error
-}
+// Failure is a dataset that could not be synced, and why.
+type Failure = tally.Failure
 
 // Report is what a run did.
 type Report struct {
-	Created, Updated, Unchanged, Skipped, Failed int
-	Failures                                     []Failure
+	tally.Tally
 	// Source is "api" or "register".
 	Source string
-}
-
-// Counts returns the report's numbers by name, for the job record.
-func (r *Report) Counts() map[string]int {
-	return map[string]int{"created": r.Created, "updated": r.Updated, "unchanged": r.Unchanged, "skipped": r.Skipped, "failed": r.Failed}
-}
-
-// Err summarises the failures, or is nil when there were none.
-func (r *Report) Err() error {
-	if r.Failed == 0 {
-		return nil
-	}
-	keys := make([]string, len(r.Failures))
-	for i, f := range r.Failures {
-		keys[i] = f.Key
-	}
-	sort.Strings(keys)
-	if len(keys) > 10 {
-		keys = append(keys[:10], fmt.Sprintf("and %d more (see the lines above)", len(keys)-10))
-	}
-	return fmt.Errorf("%d of the RCPCH lists failed to sync: %s", r.Failed, strings.Join(keys, ", "))
-}
-
-// Summary is the one-line account printed at the end of a run.
-func (r *Report) Summary() string {
-	return fmt.Sprintf("%d created, %d updated, %d unchanged, %d skipped, %d failed", r.Created, r.Updated, r.Unchanged, r.Skipped, r.Failed)
 }
 
 // ErrUnknownDataset is returned for a --dataset key that is not one of the lists.
@@ -172,7 +142,7 @@ func (s *Syncer) Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Source: "register"}
+	rep := &Report{Tally: tally.Tally{Of: "RCPCH lists"}, Source: "register"}
 	if s.BaseURL != "" {
 		rep.Source = "api"
 	}
