@@ -230,3 +230,22 @@ func (r *Resolver) organisationNode(ctx context.Context, typeName, key string) (
 	}
 	return nil, badInput(fmt.Sprintf("id names an unknown type %q", typeName))
 }
+
+// networkPage reads one page of diabetes or OPEN UK networks, with the rows' cursors,
+// the page information and the total.
+func (r *queryResolver) networkPage(ctx context.Context, kind store.NetworkKind, first *int, after *string) ([]store.Network, []string, *model.PageInfo, int, error) {
+	limit, err := pageSize(first)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	afterCode, err := decodeCursor(after)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	ns, total, err := r.Store.Networks(ctx, kind, afterCode, limit+1)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	ns, cursors, info := page(ns, limit, afterCode != "", func(_ int, n store.Network) string { return encodeCursor(n.Code) })
+	return ns, cursors, info, total, nil
+}

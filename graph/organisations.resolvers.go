@@ -264,19 +264,10 @@ func (r *queryResolver) PaediatricDiabetesUnits(ctx context.Context, asOf *scala
 
 // PaediatricDiabetesNetworks is the resolver for the paediatricDiabetesNetworks field.
 func (r *queryResolver) PaediatricDiabetesNetworks(ctx context.Context, first *int, after *string) (*model.PaediatricDiabetesNetworkConnection, error) {
-	limit, err := pageSize(first)
+	ns, cursors, info, total, err := r.networkPage(ctx, store.DiabetesNetworks, first, after)
 	if err != nil {
 		return nil, err
 	}
-	afterCode, err := decodeCursor(after)
-	if err != nil {
-		return nil, err
-	}
-	ns, total, err := r.Store.Networks(ctx, store.DiabetesNetworks, afterCode, limit+1)
-	if err != nil {
-		return nil, err
-	}
-	ns, cursors, info := page(ns, limit, afterCode != "", func(_ int, n store.Network) string { return encodeCursor(n.Code) })
 	conn := &model.PaediatricDiabetesNetworkConnection{TotalCount: total, PageInfo: info}
 	for i, n := range ns {
 		node := toDiabetesNetwork(n)
@@ -288,19 +279,10 @@ func (r *queryResolver) PaediatricDiabetesNetworks(ctx context.Context, first *i
 
 // OpenUkNetworks is the resolver for the openUkNetworks field.
 func (r *queryResolver) OpenUkNetworks(ctx context.Context, first *int, after *string) (*model.OpenUkNetworkConnection, error) {
-	limit, err := pageSize(first)
+	ns, cursors, info, total, err := r.networkPage(ctx, store.OpenUKNetworks, first, after)
 	if err != nil {
 		return nil, err
 	}
-	afterCode, err := decodeCursor(after)
-	if err != nil {
-		return nil, err
-	}
-	ns, total, err := r.Store.Networks(ctx, store.OpenUKNetworks, afterCode, limit+1)
-	if err != nil {
-		return nil, err
-	}
-	ns, cursors, info := page(ns, limit, afterCode != "", func(_ int, n store.Network) string { return encodeCursor(n.Code) })
 	conn := &model.OpenUkNetworkConnection{TotalCount: total, PageInfo: info}
 	for i, n := range ns {
 		node := toOpenUKNetwork(n)
