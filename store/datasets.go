@@ -146,18 +146,7 @@ const sqlDatasetsByID = `SELECT ` + datasetColumns + ` FROM datasets d WHERE d.i
 // DatasetsByID returns the datasets with the given ids; deleted ones are left out.
 func (s *Store) DatasetsByID(ctx context.Context, ids []int64) (map[int64]Dataset, error) {
 	rows, err := s.db.Query(ctx, sqlDatasetsByID, ids)
-	if err != nil {
-		return nil, fmt.Errorf("datasets by id: %w", err)
-	}
-	ds, err := pgx.CollectRows(rows, scanDataset)
-	if err != nil {
-		return nil, fmt.Errorf("datasets by id: %w", err)
-	}
-	out := make(map[int64]Dataset, len(ds))
-	for _, d := range ds {
-		out[d.ID] = d
-	}
-	return out, nil
+	return collectByKey(rows, err, "datasets by id", scanDataset, func(d Dataset) int64 { return d.ID })
 }
 
 // DatasetFilter narrows a dataset listing. Empty fields do not filter.

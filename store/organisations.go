@@ -202,18 +202,7 @@ func splitOrgKeys(keys []OrgKey) ([]int64, []time.Time) {
 func (s *Store) OrganisationsByKey(ctx context.Context, keys []OrgKey) (map[OrgKey]Organisation, error) {
 	ids, dates := splitOrgKeys(keys)
 	rows, err := s.queryGenericPlan(ctx, sqlOrgsByKey, ids, dates)
-	if err != nil {
-		return nil, fmt.Errorf("organisations: %w", err)
-	}
-	os, err := pgx.CollectRows(rows, scanOrg)
-	if err != nil {
-		return nil, fmt.Errorf("organisations: %w", err)
-	}
-	out := make(map[OrgKey]Organisation, len(os))
-	for _, o := range os {
-		out[o.Key()] = o
-	}
-	return out, nil
+	return collectByKey(rows, err, "organisations", scanOrg, func(o Organisation) OrgKey { return o.Key() })
 }
 
 // byCodeSQL looks one code up on a date: the organisation with its version then, whether
@@ -448,18 +437,7 @@ SELECT r.id, r.d, ` + relColumns + ` FROM r`
 func (s *Store) RelationsByKey(ctx context.Context, keys []OrgKey) (map[OrgKey]Relations, error) {
 	ids, dates := splitOrgKeys(keys)
 	rows, err := s.db.Query(ctx, sqlRelationsByKey, ids, dates)
-	if err != nil {
-		return nil, fmt.Errorf("organisation relations: %w", err)
-	}
-	rs, err := pgx.CollectRows(rows, scanRelations)
-	if err != nil {
-		return nil, fmt.Errorf("organisation relations: %w", err)
-	}
-	out := make(map[OrgKey]Relations, len(rs))
-	for _, r := range rs {
-		out[r.Key] = r
-	}
-	return out, nil
+	return collectByKey(rows, err, "organisation relations", scanRelations, func(r Relations) OrgKey { return r.Key })
 }
 
 // OrganisationKinds returns the kind of every organisation in the register by ODS code.

@@ -189,18 +189,7 @@ func (s *Store) SubmissionByID(ctx context.Context, id int64) (Submission, error
 // SubmissionsByID returns the submissions with the ids, by id.
 func (s *Store) SubmissionsByID(ctx context.Context, ids []int64) (map[int64]Submission, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+submissionColumns+` `+sqlSubmissionsFrom+` WHERE s.id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("submissions by id: %w", err)
-	}
-	subs, err := pgx.CollectRows(rows, scanSubmission)
-	if err != nil {
-		return nil, fmt.Errorf("submissions by id: %w", err)
-	}
-	out := make(map[int64]Submission, len(subs))
-	for _, sub := range subs {
-		out[sub.ID] = sub
-	}
-	return out, nil
+	return collectByKey(rows, err, "submissions by id", scanSubmission, func(sub Submission) int64 { return sub.ID })
 }
 
 // SubmissionKey asks for the submissions of a unit, of one audit year or (Year 0) all.
@@ -435,18 +424,7 @@ func (r trimmedRow) Values() ([]any, error) {
 // PatientsByID returns the patients with the ids, by id.
 func (s *Store) PatientsByID(ctx context.Context, ids []int64) (map[int64]Patient, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+patientColumns+` FROM patients p WHERE p.id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("patients by id: %w", err)
-	}
-	ps, err := pgx.CollectRows(rows, scanPatient)
-	if err != nil {
-		return nil, fmt.Errorf("patients by id: %w", err)
-	}
-	out := make(map[int64]Patient, len(ps))
-	for _, p := range ps {
-		out[p.ID] = p
-	}
-	return out, nil
+	return collectByKey(rows, err, "patients by id", scanPatient, func(p Patient) int64 { return p.ID })
 }
 
 // PatientByID returns one patient, or ErrNotFound.

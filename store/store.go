@@ -85,3 +85,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	return s.db.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
+
+// collectByKey reads the rows of a batch lookup into a map by key (rows and err as
+// Query returned them); what names the lookup in errors.
+func collectByKey[K comparable, T any](rows pgx.Rows, err error, what string, scan pgx.RowToFunc[T], key func(T) K) (map[K]T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	items, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out := make(map[K]T, len(items))
+	for _, it := range items {
+		out[key(it)] = it
+	}
+	return out, nil
+}

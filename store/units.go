@@ -85,18 +85,7 @@ func (s *Store) UnitsByKey(ctx context.Context, keys []UnitKey) (map[UnitKey]Uni
 		ids[i], dates[i] = k.ID, k.On
 	}
 	rows, err := s.db.Query(ctx, sqlUnitsByKey, ids, dates)
-	if err != nil {
-		return nil, fmt.Errorf("units: %w", err)
-	}
-	us, err := pgx.CollectRows(rows, scanUnit)
-	if err != nil {
-		return nil, fmt.Errorf("units: %w", err)
-	}
-	out := make(map[UnitKey]Unit, len(us))
-	for _, u := range us {
-		out[UnitKey{ID: u.ID, On: Day(u.On)}] = u
-	}
-	return out, nil
+	return collectByKey(rows, err, "units", scanUnit, func(u Unit) UnitKey { return UnitKey{ID: u.ID, On: Day(u.On)} })
 }
 
 func splitUnitKeys(keys []UnitKey) ([]int64, []time.Time) {
@@ -252,18 +241,7 @@ func (s *Store) Networks(ctx context.Context, kind NetworkKind, afterCode string
 func (s *Store) NetworksByID(ctx context.Context, kind NetworkKind, ids []int64) (map[int64]Network, error) {
 	rows, err := s.db.Query(ctx, `SELECT id, code, name, `+kind.country()+` FROM `+pgx.Identifier{kind.table()}.Sanitize()+
 		` WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("networks: %w", err)
-	}
-	ns, err := pgx.CollectRows(rows, scanNetwork)
-	if err != nil {
-		return nil, fmt.Errorf("networks: %w", err)
-	}
-	out := make(map[int64]Network, len(ns))
-	for _, n := range ns {
-		out[n.ID] = n
-	}
-	return out, nil
+	return collectByKey(rows, err, "networks", scanNetwork, func(n Network) int64 { return n.ID })
 }
 
 // NetworkByCode returns the network of the kind with the code, or ErrNotFound.

@@ -195,18 +195,7 @@ const sqlUsersByID = `SELECT ` + userColumns + ` FROM users u` + userUnits + ` W
 // UsersByID returns the users with the ids, keyed by id; unknown ids are left out.
 func (s *Store) UsersByID(ctx context.Context, ids []int64) (map[int64]User, error) {
 	rows, err := s.db.Query(ctx, sqlUsersByID, ids)
-	if err != nil {
-		return nil, fmt.Errorf("users by id: %w", err)
-	}
-	us, err := pgx.CollectRows(rows, scanUser)
-	if err != nil {
-		return nil, fmt.Errorf("users by id: %w", err)
-	}
-	out := make(map[int64]User, len(us))
-	for _, u := range us {
-		out[u.ID] = u
-	}
-	return out, nil
+	return collectByKey(rows, err, "users by id", scanUser, func(u User) int64 { return u.ID })
 }
 
 const sqlUsersOfUnits = `
