@@ -134,11 +134,7 @@ func (r *paediatricDiabetesUnitResolver) Users(ctx context.Context, obj *model.P
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.User, len(us))
-	for i, u := range us {
-		out[i] = toUser(u)
-	}
-	return out, nil
+	return mapAll(us, toUser), nil
 }
 
 // Me is the resolver for the me field.

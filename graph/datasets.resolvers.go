@@ -61,11 +61,7 @@ func (r *datasetResolver) AuditLog(ctx context.Context, obj *model.Dataset, firs
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.DatasetAuditEntry, len(es))
-	for i, e := range es {
-		out[i] = toAuditEntry(e)
-	}
-	return out, nil
+	return mapAll(es, toAuditEntry), nil
 }
 
 // CreateDataset is the resolver for the createDataset field.
@@ -292,11 +288,7 @@ func (r *queryResolver) JobRuns(ctx context.Context, job *string, first *int) ([
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.JobRun, len(runs))
-	for i, run := range runs {
-		out[i] = toJobRun(run)
-	}
-	return out, nil
+	return mapAll(runs, toJobRun), nil
 }
 
 // Dataset returns generated.DatasetResolver implementation.

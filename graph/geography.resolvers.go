@@ -114,11 +114,7 @@ func (r *queryResolver) BoundaryLayers(ctx context.Context) ([]*model.BoundaryLa
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.BoundaryLayer, len(layers))
-	for i, l := range layers {
-		out[i] = toBoundaryLayer(l)
-	}
-	return out, nil
+	return mapAll(layers, toBoundaryLayer), nil
 }
 
 // Area returns generated.AreaResolver implementation.

@@ -91,11 +91,7 @@ func toArea(a store.Area) *model.Area {
 }
 
 func toAreas(as []store.Area) []*model.Area {
-	out := make([]*model.Area, len(as))
-	for i, a := range as {
-		out[i] = toArea(a)
-	}
-	return out
+	return mapAll(as, toArea)
 }
 
 func toBoundaryLayer(l store.BoundaryLayer) *model.BoundaryLayer {
@@ -128,4 +124,13 @@ func page[T any](rows []T, limit int, hasPrevious bool, cursor func(i int, row T
 		info.EndCursor = &cursors[n-1]
 	}
 	return rows, cursors, info
+}
+
+// mapAll converts every row with to; an empty input gives an empty, non-nil list.
+func mapAll[T, U any](rows []T, to func(T) U) []U {
+	out := make([]U, len(rows))
+	for i, r := range rows {
+		out[i] = to(r)
+	}
+	return out
 }

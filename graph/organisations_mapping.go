@@ -132,11 +132,7 @@ func toOrganisation(o store.Organisation) *model.Organisation {
 }
 
 func toOrganisations(os []store.Organisation) []*model.Organisation {
-	out := make([]*model.Organisation, len(os))
-	for i, o := range os {
-		out[i] = toOrganisation(o)
-	}
-	return out
+	return mapAll(os, toOrganisation)
 }
 
 func toUnit(u store.Unit) *model.PaediatricDiabetesUnit {
@@ -145,11 +141,7 @@ func toUnit(u store.Unit) *model.PaediatricDiabetesUnit {
 }
 
 func toUnits(us []store.Unit) []*model.PaediatricDiabetesUnit {
-	out := make([]*model.PaediatricDiabetesUnit, len(us))
-	for i, u := range us {
-		out[i] = toUnit(u)
-	}
-	return out
+	return mapAll(us, toUnit)
 }
 
 func toDiabetesNetwork(n store.Network) *model.PaediatricDiabetesNetwork {

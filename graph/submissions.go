@@ -108,11 +108,7 @@ func (r *Resolver) unitSubmissions(ctx context.Context, unitID int64, year *int)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.Submission, len(subs))
-	for i, s := range subs {
-		out[i] = toSubmission(s)
-	}
-	return out, nil
+	return mapAll(subs, toSubmission), nil
 }
 
 // activePatients pages the patients of the unit's active submission for a year; a unit

@@ -82,11 +82,7 @@ func (r *patientResolver) Transfers(ctx context.Context, obj *model.Patient) ([]
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*model.Transfer, len(ts))
-	for i, t := range ts {
-		out[i] = toTransfer(t)
-	}
-	return out, nil
+	return mapAll(ts, toTransfer), nil
 }
 
 // Errors is the resolver for the errors field.
