@@ -19,8 +19,13 @@ import (
 const sqlForceGenericPlan = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 // queryGenericPlan runs a query with PostgreSQL's generic plan. The caller closes the
-// rows, which also ends the batch.
+// rows, which also ends the batch. Inside a transaction the setting would last until
+// the transaction ends and reach its later statements, so there the query runs as any
+// other.
 func (s *Store) queryGenericPlan(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if _, inTx := s.db.(pgx.Tx); inTx {
+		return s.db.Query(ctx, sql, args...)
+	}
 	b := &pgx.Batch{}
 	b.Queue(sqlForceGenericPlan)
 	b.Queue(sql, args...)
