@@ -266,6 +266,11 @@ func (u *Upload) Load(ctx context.Context, l SubmissionLoad) (LoadCounts, error)
 		return nil
 	})
 	if err != nil {
+		// A cancelled context can surface from the copy as the closed connection rather
+		// than as the cancellation; callers tell the two apart, so the cause is kept.
+		if cause := ctx.Err(); cause != nil && !errors.Is(err, cause) {
+			err = fmt.Errorf("%w (%v)", cause, err)
+		}
 		return LoadCounts{}, fmt.Errorf("load submission %d: %w", u.ID, err)
 	}
 	return counts, nil
