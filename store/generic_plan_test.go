@@ -9,8 +9,8 @@ import (
 	"caregraph/store/dbtest"
 )
 
-// TestGenericPlanSettingDoesNotLeak: the plan setting sent with a register statement
-// ends with it, on the connection and inside a caller's transaction alike.
+// TestGenericPlanSettingDoesNotLeak: the plan settings sent with register statements
+// end with them, on the connection and inside a caller's transaction alike.
 func TestGenericPlanSettingDoesNotLeak(t *testing.T) {
 	db := dbtest.New(t)
 	ctx := context.Background()
@@ -33,6 +33,17 @@ func TestGenericPlanSettingDoesNotLeak(t *testing.T) {
 	}
 	if m := mode(st); m != "auto" {
 		t.Errorf("plan_cache_mode after the statement: %q, want auto", m)
+	}
+	// A long lookup is planned for its keys instead: that setting ends with it too.
+	many := make([]store.UnitKey, 100)
+	for i := range many {
+		many[i] = store.UnitKey{ID: int64(i + 1), On: store.Day(time.Now())}
+	}
+	if _, err := st.UnitsByKey(ctx, many); err != nil {
+		t.Fatal(err)
+	}
+	if m := mode(st); m != "auto" {
+		t.Errorf("plan_cache_mode after a long lookup: %q, want auto", m)
 	}
 	err = st.InTx(ctx, func(tx *store.Store) error {
 		if _, err := tx.OrganisationsByKey(ctx, []store.OrgKey{{ID: 1, On: store.Day(time.Now())}}); err != nil {

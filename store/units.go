@@ -84,7 +84,7 @@ func (s *Store) UnitsByKey(ctx context.Context, keys []UnitKey) (map[UnitKey]Uni
 	for i, k := range keys {
 		ids[i], dates[i] = k.ID, k.On
 	}
-	rows, err := s.db.Query(ctx, sqlUnitsByKey, ids, dates)
+	rows, err := s.queryPlanned(ctx, planForKeys(len(keys)), sqlUnitsByKey, ids, dates)
 	return collectByKey(rows, err, "units", scanUnit, func(u Unit) UnitKey { return UnitKey{ID: u.ID, On: Day(u.On)} })
 }
 
