@@ -161,9 +161,15 @@ type OrgKey struct {
 func (o Organisation) Key() OrgKey { return OrgKey{ID: o.ID, On: Day(o.On)} }
 
 // orgColumns reads organisation o and its version v as of k.d.
-const orgColumns = `o.id, o.ods_code, o.kind, COALESCE(o.gss_code, ''), v.id, lower(v.valid), upper(v.valid), ` + attrColumns + `,
+var orgColumns = orgColumnsOn("k.d")
+
+// orgColumnsOn reads organisation o and its version v as of the date d (an SQL
+// expression).
+func orgColumnsOn(d string) string {
+	return `o.id, o.ods_code, o.kind, COALESCE(o.gss_code, ''), v.id, lower(v.valid), upper(v.valid), ` + attrColumns + `,
     v.placed_at IS NOT NULL, COALESCE(v.geo_country, ''), COALESCE(v.geo_region, ''), COALESCE(v.geo_icb, ''),
-    COALESCE(v.geo_lhb, ''), COALESCE(v.geo_borough, ''), k.d, v.valid @> k.d`
+    COALESCE(v.geo_lhb, ''), COALESCE(v.geo_borough, ''), ` + d + `, v.valid @> ` + d
+}
 
 func orgTargets(o *Organisation, sc *attrsScanner) []any {
 	t := []any{&o.ID, &o.ODSCode, &o.Kind, &o.GSSCode, &o.VersionID, &o.ValidFrom, &o.ValidTo}
@@ -215,7 +221,7 @@ func byCodeSQL(withRelations bool) string {
 		join = `JOIN r ON r.id = k.id AND r.d = k.d`
 	}
 	return `
-WITH k AS (SELECT o.id, $2::date AS d FROM organisations o WHERE o.ods_code = $1), ` + ctes + `
+WITH k AS (SELECT o.id, $2::date AS d, o.kind FROM organisations o WHERE o.ods_code = $1), ` + ctes + `
 SELECT ` + orgColumns + `, EXISTS (SELECT 1 FROM organisation_successions s
     WHERE s.predecessor_id = o.id AND s.successor_id IS NOT NULL AND s.effective_on <= k.d)` + cols + `
 FROM k
@@ -292,7 +298,9 @@ WITH RECURSIVE chain (id, succession_ids, depth) AS (
       AND NOT EXISTS (SELECT 1 FROM organisation_successions s2
                       WHERE s2.predecessor_id = c.id AND s2.successor_id IS NOT NULL AND s2.id <> s.id)
 ), k AS (
-    SELECT id, $2::date AS d, succession_ids FROM chain ORDER BY depth DESC LIMIT 1
+    SELECT c.id, $2::date AS d, o.kind, c.succession_ids
+    FROM chain c JOIN organisations o ON o.id = c.id
+    ORDER BY c.depth DESC LIMIT 1
 ), ` + kvCTE + `
 SELECT ` + orgColumns + `, k.succession_ids
 FROM k
@@ -340,15 +348,18 @@ type Relations struct {
 	UnitID    *int64
 	// DiabetesNetworkID is the network of the site's unit.
 	DiabetesNetworkID *int64
-	// OpenUKNetworkIDs are the OPEN UK networks of the organisation, or of a site's parent.
+	// OpenUKNetworkIDs are the OPEN UK networks of the organisation, or of a site's parent,
+	// in no particular order.
 	OpenUKNetworkIDs []int64
 }
 
-// kvCTE defines kv: the version that describes each organisation of k(id, d) on its
-// date (the rule of versionAt), chosen for all keys at once with one sort.
+// kvCTE defines kv: the version that describes each organisation of k(id, d, kind) on
+// its date (the rule of versionAt), chosen for all keys at once with one sort, with the
+// organisation's kind as org_kind (which k carries so that the relations need not look
+// the organisation up again).
 const kvCTE = `kv AS MATERIALIZED (
-    SELECT DISTINCT ON (kk.id, kk.d) kk.d AS d, v.*
-    FROM (SELECT DISTINCT id, d FROM k) kk
+    SELECT DISTINCT ON (kk.id, kk.d) kk.d AS d, kk.kind AS org_kind, v.*
+    FROM (SELECT DISTINCT id, d, kind FROM k) kk
     JOIN organisation_versions v ON v.organisation_id = kk.id AND (lower_inf(v.valid) OR lower(v.valid) <= kk.d)
     ORDER BY kk.id, kk.d, lower(v.valid) DESC NULLS LAST
 )`
@@ -357,13 +368,12 @@ const kvCTE = `kv AS MATERIALIZED (
 // set-based (hash joins over all keys at once) because their common use is every site
 // of a list at once, and follow kvCTE in a WITH list.
 const relationsCTEs = `x AS MATERIALIZED (
-    SELECT kv.organisation_id AS id, kv.d, o.kind, kv.geo_country, kv.geo_region, kv.geo_icb, kv.geo_lhb,
+    SELECT kv.organisation_id AS id, kv.d, kv.org_kind AS kind, kv.geo_country, kv.geo_region, kv.geo_icb, kv.geo_lhb,
         kv.geo_borough, kv.local_authority, kv.country_code, l.parent_id, p.kind AS parent_kind, p.gss_code AS parent_gss,
-        o.kind IN ('site', 'other') AS site_like,
-        o.kind IN ('site', 'other') AND kv.point IS NOT NULL AND kv.placed_at IS NOT NULL AS by_point,
-        CASE WHEN o.kind IN ('site', 'other') THEN l.parent_id ELSE kv.organisation_id END AS owner
+        kv.org_kind IN ('site', 'other') AS site_like,
+        kv.org_kind IN ('site', 'other') AND kv.point IS NOT NULL AND kv.placed_at IS NOT NULL AS by_point,
+        CASE WHEN kv.org_kind IN ('site', 'other') THEN l.parent_id ELSE kv.organisation_id END AS owner
     FROM kv
-    JOIN organisations o ON o.id = kv.organisation_id
     LEFT JOIN organisation_links l ON l.child_id = kv.organisation_id AND l.relation = 'parent' AND l.valid @> kv.d
     LEFT JOIN organisations p ON p.id = l.parent_id
 ), links AS (
@@ -380,7 +390,7 @@ const relationsCTEs = `x AS MATERIALIZED (
     WHERE x.site_like AND NOT x.by_point
     ORDER BY x.id, x.d, lower(v.valid) DESC NULLS LAST
 ), ouk AS (
-    SELECT x.id, x.d, array_agg(m.network_id ORDER BY m.network_id) AS ids
+    SELECT x.id, x.d, array_agg(m.network_id) AS ids
     FROM x
     JOIN open_uk_network_members m ON m.organisation_id = x.owner AND m.valid @> x.d
     GROUP BY x.id, x.d
@@ -429,7 +439,8 @@ func scanRelations(row pgx.CollectableRow) (Relations, error) {
 	return r, err
 }
 
-var sqlRelationsByKey = `WITH k AS (SELECT DISTINCT * FROM unnest($1::bigint[], $2::date[]) AS k(id, d)),
+var sqlRelationsByKey = `WITH k AS (
+    SELECT DISTINCT u.id, u.d, o.kind FROM unnest($1::bigint[], $2::date[]) AS u(id, d) JOIN organisations o ON o.id = u.id),
 ` + kvCTE + `, ` + relationsCTEs + `
 SELECT r.id, r.d, ` + relColumns + ` FROM r`
 
@@ -638,7 +649,7 @@ func (q *listQuery) build(on time.Time, kinds []OrgKind, f OrgFilter, afterCode 
 		distance = `ST_Distance(v.point::geography, ` + centre + `) / 1000`
 	}
 	if f.Active != nil {
-		where = append(where, `(v.valid @> k.d) = `+q.arg(*f.Active))
+		where = append(where, `(v.valid @> v.d) = `+q.arg(*f.Active))
 	}
 	byCode := func(kind, code string) string {
 		return `(SELECT id FROM organisations WHERE kind = '` + kind + `' AND (ods_code = ` + q.arg(code) + ` OR gss_code = ` + q.arg(code) + `))`
@@ -673,7 +684,7 @@ func (q *listQuery) build(on time.Time, kinds []OrgKind, f OrgFilter, afterCode 
 	relations, join, relCols := "", "", ""
 	if len(rel) > 0 || withRelations {
 		relations = `, ` + relationsCTEs
-		join = `JOIN r ON r.id = k.id AND r.d = k.d`
+		join = `JOIN r ON r.id = o.id AND r.d = o.d`
 		where = append(where, rel...)
 	}
 	if withRelations {
@@ -694,13 +705,12 @@ func (q *listQuery) build(on time.Time, kinds []OrgKind, f OrgFilter, afterCode 
 	}
 	return `
 WITH k AS MATERIALIZED (
-    SELECT o.id, ` + d + `::date AS d FROM organisations o
+    SELECT o.id, ` + d + `::date AS d, o.ods_code, o.kind, o.gss_code FROM organisations o
     WHERE ` + strings.Join(pre, "\n      AND ") + `
 ), ` + kvCTE + relations + `, f AS MATERIALIZED (
-    SELECT ` + orgColumns + `, ` + score + ` AS score, ` + distance + ` AS distance_km` + relCols + `
-    FROM k
-    JOIN organisations o ON o.id = k.id
-    JOIN kv v ON v.organisation_id = k.id AND v.d = k.d
+    SELECT ` + orgColumnsOn("o.d") + `, ` + score + ` AS score, ` + distance + ` AS distance_km` + relCols + `
+    FROM k o
+    JOIN kv v ON v.organisation_id = o.id AND v.d = o.d
     ` + join + `
     WHERE ` + cond + `
 ), t AS (SELECT count(*) AS total FROM f)

@@ -89,7 +89,7 @@ func (s *Store) LinkedTo(ctx context.Context, keys []OrgKey) (map[OrgKey][]Linke
 var sqlSitesInAreas = `
 WITH q AS (SELECT DISTINCT * FROM unnest($1::text[], $2::date[]) AS q(code, d)),
 k AS (
-    SELECT o.id, dd.d FROM organisations o CROSS JOIN (SELECT DISTINCT d FROM q) dd
+    SELECT o.id, dd.d, o.kind FROM organisations o CROSS JOIN (SELECT DISTINCT d FROM q) dd
     WHERE o.kind IN ('site', 'other')
 ), ` + kvCTE + `, ` + relationsCTEs + `
 SELECT q.code, ` + orgColumns + `
