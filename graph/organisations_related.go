@@ -165,17 +165,39 @@ func (r *Resolver) loadRelated(ctx context.Context, orgs []*model.Organisation, 
 	}
 
 	// The statements are independent (a unit's network on the date is the one the
-	// relations name), so they run side by side, each on its own connection.
+	// relations name), so they run side by side, each on its own connection, for what
+	// the cache of related objects does not hold.
 	related := map[store.OrgKey]*model.Organisation{}
 	units := map[store.UnitKey]*model.PaediatricDiabetesUnit{}
 	networks := map[int64]*model.PaediatricDiabetesNetwork{}
 	openUK := map[int64]*model.OpenUkNetwork{}
 	areas := map[string]*model.Area{}
 	areaCodes = slices.DeleteFunc(distinct(areaCodes), func(c string) bool { return c == "" })
+	c := r.Related
+	var version int64
+	if c != nil && len(orgKeys)+len(unitKeys)+len(networkIDs)+len(openUKIDs)+len(areaCodes) > 0 {
+		// The statement that read the relations read the register's version too; the
+		// oldest of them is the one the cache may answer for.
+		for _, rel := range rels {
+			if version == 0 || rel.RegisterVersion < version {
+				version = rel.RegisterVersion
+			}
+		}
+		if version > 0 {
+			c.at(version)
+		} else {
+			var err error
+			if version, err = c.current(ctx, r.Store); err != nil {
+				return err
+			}
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	if len(orgKeys) > 0 {
 		g.Go(func() error {
-			os, err := r.Store.OrganisationsByKey(gctx, distinct(orgKeys))
+			os, err := fetchCached(c, version, c.heldOrgs(), distinct(orgKeys), func(keys []store.OrgKey) (map[store.OrgKey]store.Organisation, error) {
+				return r.Store.OrganisationsByKey(gctx, keys)
+			})
 			for k, o := range os {
 				related[k] = toOrganisation(o)
 			}
@@ -184,7 +206,9 @@ func (r *Resolver) loadRelated(ctx context.Context, orgs []*model.Organisation, 
 	}
 	if len(unitKeys) > 0 {
 		g.Go(func() error {
-			us, err := r.Store.UnitsByKey(gctx, distinct(unitKeys))
+			us, err := fetchCached(c, version, c.heldUnits(), distinct(unitKeys), func(keys []store.UnitKey) (map[store.UnitKey]store.Unit, error) {
+				return r.Store.UnitsByKey(gctx, keys)
+			})
 			for k, u := range us {
 				units[k] = toUnit(u)
 			}
@@ -193,7 +217,9 @@ func (r *Resolver) loadRelated(ctx context.Context, orgs []*model.Organisation, 
 	}
 	if len(networkIDs) > 0 {
 		g.Go(func() error {
-			ns, err := r.Store.NetworksByID(gctx, store.DiabetesNetworks, distinct(networkIDs))
+			ns, err := fetchCached(c, version, c.heldNetworks(store.DiabetesNetworks), distinct(networkIDs), func(ids []int64) (map[int64]store.Network, error) {
+				return r.Store.NetworksByID(gctx, store.DiabetesNetworks, ids)
+			})
 			for id, n := range ns {
 				networks[id] = toDiabetesNetwork(n)
 			}
@@ -202,7 +228,9 @@ func (r *Resolver) loadRelated(ctx context.Context, orgs []*model.Organisation, 
 	}
 	if len(openUKIDs) > 0 {
 		g.Go(func() error {
-			ns, err := r.Store.NetworksByID(gctx, store.OpenUKNetworks, distinct(openUKIDs))
+			ns, err := fetchCached(c, version, c.heldNetworks(store.OpenUKNetworks), distinct(openUKIDs), func(ids []int64) (map[int64]store.Network, error) {
+				return r.Store.NetworksByID(gctx, store.OpenUKNetworks, ids)
+			})
 			for id, n := range ns {
 				openUK[id] = toOpenUKNetwork(n)
 			}
@@ -211,9 +239,16 @@ func (r *Resolver) loadRelated(ctx context.Context, orgs []*model.Organisation, 
 	}
 	if len(areaCodes) > 0 {
 		g.Go(func() error {
-			as, err := r.Store.AreasByCode(gctx, areaCodes)
-			for _, a := range as {
-				areas[a.Code] = toArea(a)
+			as, err := fetchCached(c, version, c.heldAreas(), areaCodes, func(codes []string) (map[string]store.Area, error) {
+				as, err := r.Store.AreasByCode(gctx, codes)
+				byCode := make(map[string]store.Area, len(as))
+				for _, a := range as {
+					byCode[a.Code] = a
+				}
+				return byCode, err
+			})
+			for code, a := range as {
+				areas[code] = toArea(a)
 			}
 			return err
 		})

@@ -21,4 +21,7 @@ type Resolver struct {
 	// Uploads takes audit CSV uploads and serves their files (the name Submissions is taken
 	// by resolver methods).
 	Uploads *submissions.Service
+	// Related keeps the objects lists and lookups of organisations lead to across
+	// requests (nil: none kept).
+	Related *RelatedCache
 }

@@ -107,7 +107,8 @@ func (a *app) routes() http.Handler {
 }
 
 func (a *app) graphqlHandler() http.Handler {
-	resolver := &graph.Resolver{Store: a.store, BoundaryCache: a.boundaries, AreaLocator: a.locator, Auth: a.auth, Uploads: a.submissions}
+	resolver := &graph.Resolver{Store: a.store, BoundaryCache: a.boundaries, AreaLocator: a.locator, Auth: a.auth, Uploads: a.submissions,
+		Related: graph.NewRelatedCache()}
 	es := generated.NewExecutableSchema(generated.Config{
 		Resolvers:  resolver,
 		Directives: generated.DirectiveRoot{Prefetched: resolver.Prefetched},

@@ -351,6 +351,9 @@ type Relations struct {
 	// OpenUKNetworkIDs are the OPEN UK networks of the organisation, or of a site's parent,
 	// in no particular order.
 	OpenUKNetworkIDs []int64
+	// RegisterVersion is the register's version (see RegisterVersion) as the statement
+	// that read these relations saw it.
+	RegisterVersion int64
 }
 
 // kvCTE defines kv: the version that describes each organisation of k(id, d, kind) on
@@ -423,13 +426,15 @@ const relationsCTEs = `x AS MATERIALIZED (
     LEFT JOIN ouk ON ouk.id = x.id AND ouk.d = x.d
 )`
 
-// relColumns are r's columns after id and d, in scanRelations' order.
+// relColumns are r's columns after id and d, in scanRelations' order, and the register's
+// version as the statement saw it.
 const relColumns = `r.parent_id, r.icb_ids, r.icb_gss, r.region_ids, r.region_gss, r.lhb_id, r.lhb_gss, r.country_code,
-    r.borough_code, r.placement, r.unit_id, r.network_id, r.open_uk_ids`
+    r.borough_code, r.placement, r.unit_id, r.network_id, r.open_uk_ids,
+    (SELECT version FROM register_version) AS register_version`
 
 func relTargets(r *Relations) []any {
 	return []any{&r.ParentID, &r.ICBIDs, &r.ICBCodes, &r.RegionIDs, &r.RegionCodes, &r.LHBID, &r.LHBCode, &r.CountryCode,
-		&r.BoroughCode, &r.Placement, &r.UnitID, &r.DiabetesNetworkID, &r.OpenUKNetworkIDs}
+		&r.BoroughCode, &r.Placement, &r.UnitID, &r.DiabetesNetworkID, &r.OpenUKNetworkIDs, &r.RegisterVersion}
 }
 
 func scanRelations(row pgx.CollectableRow) (Relations, error) {
@@ -773,4 +778,15 @@ func (s *Store) ListOrganisations(ctx context.Context, on time.Time, f OrgFilter
 		return OrgPage{}, fmt.Errorf("list organisations: %w", err)
 	}
 	return page, nil
+}
+
+// RegisterVersion returns the version of the register's reference data: it rises with
+// every committed change to the organisations, their versions, the units, their leads and
+// networks, the networks and the areas (migration 0009).
+func (s *Store) RegisterVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.db.QueryRow(ctx, `SELECT version FROM register_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("register version: %w", err)
+	}
+	return v, nil
 }
