@@ -178,19 +178,39 @@ func (r *Resolver) listOrganisations(ctx context.Context, f store.OrgFilter, asO
 		return nil, err
 	}
 	plan := planFor(rowSelection(ctx, connectionRows...))
-	page, err := r.Store.ListOrganisations(ctx, asOfDate(asOf, time.Time{}), f, afterCode, offset, limit+1, plan.relations)
+	// The list statement works its rows' relations out when they are asked for, unless the
+	// cache of related objects holds them (and the filter does not test them).
+	c := r.Related
+	cached := plan.relations && !f.ByRelations() && c.warm()
+	page, err := r.Store.ListOrganisations(ctx, asOfDate(asOf, time.Time{}), f, afterCode, offset, limit+1, plan.relations && !cached)
 	if err != nil {
 		return nil, err
 	}
 	conn := orgConnection(page.Items, page.Total, limit, f.Ranked(), offset, afterCode != "" || offset > 0)
 	r.queueLinked(ctx, conn.Nodes, plan)
-	var rels []store.Relations
+	rels := map[store.OrgKey]store.Relations{}
 	for _, it := range page.Items[:len(conn.Nodes)] {
 		if it.Relations != nil {
-			rels = append(rels, *it.Relations)
+			rels[it.Relations.Key] = *it.Relations
 		}
 	}
-	return conn, r.loadRelated(ctx, conn.Nodes, relationsByKey(rels), plan)
+	if c != nil && plan.relations {
+		c.at(page.RegisterVersion)
+		keys := make([]store.OrgKey, len(conn.Nodes))
+		for i, o := range conn.Nodes {
+			keys[i] = orgKey(o)
+		}
+		if cached {
+			if rels, err = fetchCached(c, page.RegisterVersion, c.heldRelations(), keys, func(keys []store.OrgKey) (map[store.OrgKey]store.Relations, error) {
+				return r.Store.RelationsByKey(ctx, keys)
+			}); err != nil {
+				return nil, err
+			}
+		} else {
+			c.keep(page.RegisterVersion, rels)
+		}
+	}
+	return conn, r.loadRelated(ctx, conn.Nodes, rels, plan)
 }
 
 // organisationNode resolves the global ids of the register's types.

@@ -7,9 +7,10 @@ import (
 	"caregraph/store"
 )
 
-// RelatedCache keeps, across requests, the objects that lists and lookups of
-// organisations lead to: the trusts, boards, ICBs and regions (as of a date), the units,
-// the networks and the areas. They are few (a few hundred), asked for by nearly every
+// RelatedCache keeps, across requests, where organisations belong (their relations, as
+// of a date) and the objects that lists and lookups of organisations lead to: the
+// trusts, boards, ICBs and regions (as of a date), the units, the networks and the
+// areas. They are few (a few hundred), asked for by nearly every
 // request of the register, and change only when the register does (a seed, an ODS sync,
 // a merger, a boundary import).
 //
@@ -23,6 +24,7 @@ import (
 type RelatedCache struct {
 	mu      sync.Mutex
 	version int64
+	rels    map[store.OrgKey]store.Relations
 	orgs    map[store.OrgKey]store.Organisation
 	units   map[store.UnitKey]store.Unit
 	dnets   map[int64]store.Network
@@ -37,6 +39,7 @@ const relatedCacheLimit = 20000
 // NewRelatedCache returns an empty cache.
 func NewRelatedCache() *RelatedCache {
 	return &RelatedCache{
+		rels:  map[store.OrgKey]store.Relations{},
 		orgs:  map[store.OrgKey]store.Organisation{},
 		units: map[store.UnitKey]store.Unit{},
 		dnets: map[int64]store.Network{},
@@ -62,6 +65,7 @@ func (c *RelatedCache) at(v int64) {
 	defer c.mu.Unlock()
 	if v != c.version {
 		c.version = v
+		clear(c.rels)
 		clear(c.orgs)
 		clear(c.units)
 		clear(c.dnets)
@@ -112,6 +116,24 @@ func fetchCached[K comparable, V any](c *RelatedCache, v int64, held map[K]V, ke
 
 // The maps of each kind; nil (no cache) for a nil cache.
 
+func (c *RelatedCache) heldRelations() map[store.OrgKey]store.Relations {
+	if c == nil {
+		return nil
+	}
+	return c.rels
+}
+
+// warm reports whether the cache holds relations for the version it was last told of: a
+// list is then better served from it than by working every row's relations out again.
+func (c *RelatedCache) warm() bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.rels) > 0
+}
+
 func (c *RelatedCache) heldOrgs() map[store.OrgKey]store.Organisation {
 	if c == nil {
 		return nil
@@ -141,4 +163,19 @@ func (c *RelatedCache) heldAreas() map[string]store.Area {
 		return nil
 	}
 	return c.areas
+}
+
+// keep stores relations read under version v.
+func (c *RelatedCache) keep(v int64, rels map[store.OrgKey]store.Relations) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != v {
+		return
+	}
+	if len(c.rels)+len(rels) > relatedCacheLimit {
+		clear(c.rels)
+	}
+	for k, r := range rels {
+		c.rels[k] = r
+	}
 }

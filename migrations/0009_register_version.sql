@@ -1,6 +1,7 @@
 -- A version number of the organisation register's reference data, so that a server can
--- keep the organisations, units, networks and areas it has read and know when they may
--- have changed: every committed change to the tables below raises it. The graph layer's
+-- keep the organisations, where they belong, the units, networks and areas it has read
+-- and know when they may have changed: every committed change to the tables below
+-- raises it. The graph layer's
 -- related-object cache (graph/related_cache.go) reads it once per request and drops
 -- what it holds when it has moved.
 --
@@ -31,9 +32,9 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['organisations', 'organisation_versions', 'paediatric_diabetes_units',
-        'unit_leads', 'unit_networks', 'paediatric_diabetes_networks', 'open_uk_networks', 'areas',
-        'boundary_layers']
+    FOREACH t IN ARRAY ARRAY['organisations', 'organisation_versions', 'organisation_links', 'unit_sites',
+        'paediatric_diabetes_units', 'unit_leads', 'unit_networks', 'paediatric_diabetes_networks',
+        'open_uk_networks', 'open_uk_network_members', 'areas', 'boundary_layers']
     LOOP
         EXECUTE format('CREATE CONSTRAINT TRIGGER raise_register_version AFTER INSERT OR UPDATE OR DELETE ON %I
             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION raise_register_version()', t);

@@ -98,4 +98,34 @@ func TestRelatedObjectsFollowRegisterChanges(t *testing.T) {
 	if got.Organisation.Trust.Name != "CAMBRIDGE UNIVERSITY HOSPITALS NHS FOUNDATION TRUST" {
 		t.Errorf("trust after the second rename: %q", got.Organisation.Trust.Name)
 	}
+
+	// Where a site belongs is kept too: a list asked twice, then after the site moved to
+	// another trust, shows the move.
+	trustOf := func(code string) string {
+		t.Helper()
+		var list struct {
+			Organisations struct {
+				Nodes []struct {
+					OdsCode string
+					Trust   *struct{ OdsCode string }
+				}
+			}
+		}
+		s.mustQuery(t, `{ organisations(first: 1000) { nodes { odsCode trust { odsCode } } } }`, nil, &list)
+		for _, n := range list.Organisations.Nodes {
+			if n.OdsCode == code && n.Trust != nil {
+				return n.Trust.OdsCode
+			}
+		}
+		return ""
+	}
+	if a, b := trustOf("RGT01"), trustOf("RGT01"); a != "RGT" || b != "RGT" {
+		t.Fatalf("RGT01's trust in the list: %q then %q", a, b)
+	}
+	if _, err := s.st.SetParent(ctx, "RGT01", "RGN", today); err != nil {
+		t.Fatal(err)
+	}
+	if got := trustOf("RGT01"); got != "RGN" {
+		t.Errorf("RGT01's trust in the list after the move: %q, want RGN", got)
+	}
 }

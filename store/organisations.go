@@ -593,10 +593,20 @@ type Near struct {
 // Ranked reports whether the list is ordered by relevance or distance rather than by code.
 func (f OrgFilter) Ranked() bool { return f.Search != "" || f.Near != nil }
 
+// ByRelations reports whether the filter tests where organisations belong (their
+// parent, areas, unit or networks), which the list statement then works out itself.
+func (f OrgFilter) ByRelations() bool {
+	return f.Parent != "" || f.ICB != "" || f.Region != "" || f.LHB != "" || f.Country != "" || f.Borough != "" ||
+		f.Unit != "" || f.DiabetesNetwork != "" || f.OpenUKNetwork != ""
+}
+
 // OrgPage is a page of a filtered list.
 type OrgPage struct {
 	Items []ListedOrganisation
 	Total int
+	// RegisterVersion is the register's version (see RegisterVersion) as the list
+	// statement saw it.
+	RegisterVersion int64
 }
 
 // ListedOrganisation is an organisation in a list, with its search score and distance
@@ -718,8 +728,8 @@ WITH k AS MATERIALIZED (
     JOIN kv v ON v.organisation_id = o.id AND v.d = o.d
     ` + join + `
     WHERE ` + cond + `
-), t AS (SELECT count(*) AS total FROM f)
-SELECT page.*, t.total
+), t AS (SELECT count(*) AS total, (SELECT version FROM register_version) AS register_version FROM f)
+SELECT page.*, t.total, t.register_version
 FROM t LEFT JOIN LATERAL (SELECT * FROM f ` + page + `) page ON true`
 }
 
@@ -754,10 +764,10 @@ func (s *Store) ListOrganisations(ctx context.Context, on time.Time, f OrgFilter
 			lo.Relations = &Relations{}
 			t = append(t, relTargets(lo.Relations)...)
 		}
-		t = append(t, &page.Total)
+		t = append(t, &page.Total, &page.RegisterVersion)
 		if row.RawValues()[0] == nil {
-			// The empty page's single row carries only the total.
-			for i := range len(t) - 1 {
+			// The empty page's single row carries only the total and the version.
+			for i := range len(t) - 2 {
 				t[i] = nil
 			}
 			return struct{}{}, row.Scan(t...)
