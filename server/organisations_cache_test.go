@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -128,4 +132,71 @@ func TestRelatedObjectsFollowRegisterChanges(t *testing.T) {
 	if got := trustOf("RGT01"); got != "RGN" {
 		t.Errorf("RGT01's trust in the list after the move: %q, want RGN", got)
 	}
+}
+
+// TestRelatedCacheUnderConcurrentRequests: lookups and lists in parallel with changes to
+// the register all succeed, and once the changes stop the next request shows the last.
+func TestRelatedCacheUnderConcurrentRequests(t *testing.T) {
+	s := newOrgServer(t)
+	ctx := context.Background()
+	today := store.Day(time.Now())
+	queries := []string{
+		`{ organisation(odsCode: "RGT01") { trust { name } integratedCareBoard { odsCode } paediatricDiabetesUnit { network { name } } } }`,
+		`{ organisations(first: 400) { nodes { odsCode trust { name } nhsEnglandRegion { odsCode } } } }`,
+	}
+	errs := make(chan error, 8)
+	done := make(chan struct{})
+	for i := range 8 {
+		go func() {
+			var err error
+			for j := 0; j < 15 && err == nil; j++ {
+				err = postQuery(s.URL, queries[(i+j)%len(queries)])
+			}
+			errs <- err
+		}()
+	}
+	go func() {
+		defer close(done)
+		for i := range 5 {
+			if _, err := s.st.SetName(ctx, "RGT", "TRUST NAME "+string(rune('A'+i)), today); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Errorf("query during changes: %v", err)
+		}
+	}
+	<-done
+	var got struct {
+		Organisation struct{ Trust struct{ Name string } }
+	}
+	s.mustQuery(t, queries[0], nil, &got)
+	if got.Organisation.Trust.Name != "TRUST NAME E" {
+		t.Errorf("trust after the changes: %q, want TRUST NAME E", got.Organisation.Trust.Name)
+	}
+}
+
+// postQuery sends a query and returns what went wrong, if anything; unlike the test
+// server's helpers it may run outside the test's goroutine.
+func postQuery(url, query string) error {
+	body, err := json.Marshal(map[string]any{"query": query})
+	if err != nil {
+		return err
+	}
+	resp, err := http.Post(url+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var r gqlResponse
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return fmt.Errorf("status %d: %w", resp.StatusCode, err)
+	}
+	if len(r.Errors) > 0 {
+		return errors.New(r.Errors[0].Message)
+	}
+	return nil
 }
