@@ -10,17 +10,17 @@ import (
 // RelatedCache keeps, across requests, where organisations belong (their relations, as
 // of a date) and the objects that lists and lookups of organisations lead to: the
 // trusts, boards, ICBs and regions (as of a date), the units, the networks and the
-// areas. They are few (a few hundred), asked for by nearly every
-// request of the register, and change only when the register does (a seed, an ODS sync,
-// a merger, a boundary import).
+// areas. They are few (a few hundred), asked for by nearly every request of the
+// register, and change only when the register does (a seed, an ODS sync, a merger, a
+// boundary import).
 //
 // Every committed change to their tables raises the register's version (migration
 // 0009). A request reads that version once, before anything it takes from here (with
-// the relations that lead to the objects, or on its own): when it has moved, the cache
-// drops what it holds. A value is kept only under the version read
-// before it was fetched, so data read across a change is never kept under the newer
-// version; a request racing a change can at worst return what it would have returned a
-// moment earlier. Keys that name nothing are not kept.
+// its list or lookup, or on its own): when it has moved, the cache drops what it holds.
+// A value is kept only under the version read before it was fetched, so data read
+// across a change is never kept under the newer version; a request racing a change can
+// at worst return what it would have returned a moment earlier. Keys that name nothing
+// are not kept.
 type RelatedCache struct {
 	mu      sync.Mutex
 	version int64
@@ -99,19 +99,26 @@ func fetchCached[K comparable, V any](c *RelatedCache, v int64, held map[K]V, ke
 		return nil, err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.version == v {
-		if len(held)+len(loaded) > relatedCacheLimit {
-			clear(held)
-		}
-		for k, val := range loaded {
-			held[k] = val
-		}
-	}
+	keepIn(c, v, held, loaded)
+	c.mu.Unlock()
 	for k, val := range loaded {
 		out[k] = val
 	}
 	return out, nil
+}
+
+// keepIn stores vals in held when they were read under the cache's version v, emptying
+// held first when it would pass the limit. The caller holds c.mu.
+func keepIn[K comparable, V any](c *RelatedCache, v int64, held, vals map[K]V) {
+	if c.version != v {
+		return
+	}
+	if len(held)+len(vals) > relatedCacheLimit {
+		clear(held)
+	}
+	for k, val := range vals {
+		held[k] = val
+	}
 }
 
 // The maps of each kind; nil (no cache) for a nil cache.
@@ -169,13 +176,5 @@ func (c *RelatedCache) heldAreas() map[string]store.Area {
 func (c *RelatedCache) keep(v int64, rels map[store.OrgKey]store.Relations) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.version != v {
-		return
-	}
-	if len(c.rels)+len(rels) > relatedCacheLimit {
-		clear(c.rels)
-	}
-	for k, r := range rels {
-		c.rels[k] = r
-	}
+	keepIn(c, v, c.rels, rels)
 }
