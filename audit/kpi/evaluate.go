@@ -139,20 +139,9 @@ func (s span) has(t time.Time) bool {
 	return u >= s.from && u <= s.to
 }
 
-// count sets a Count KPI: outside KPI 1's set ineligible; inside, passed when in the
-// KPI's subset and failed otherwise (KPI 1 itself is always passed).
-func count(r *Result, inKPI1, in bool) {
-	switch {
-	case !inKPI1:
-		r.Outcome = Ineligible
-	case in:
-		r.Outcome = Passed
-	default:
-		r.Outcome = Failed
-	}
-}
-
-// proportion sets a Proportion KPI without a care-process status.
+// proportion sets a Proportion KPI without a care-process status. A Count KPI is the
+// proportion of KPI 1's set that is in its subset: ineligible outside KPI 1's set,
+// passed when in the subset and failed otherwise.
 func proportion(r *Result, eligible, passed bool) {
 	switch {
 	case !eligible:
@@ -223,14 +212,14 @@ func evaluate(res []Result, p *Patient, per Period) {
 	if in1 {
 		res[k1].Outcome = Passed
 	}
-	count(&res[k2], in1, diagIn)
-	count(&res[k3], in1, in3)
-	count(&res[k4], in1, in4)
-	count(&res[k5], in1, in5)
-	count(&res[k6], in1, in6)
-	count(&res[k7], in1, in7)
-	count(&res[k8], in1, diedIn)
-	count(&res[k9], in1, leftIn)
+	proportion(&res[k2], in1, diagIn)
+	proportion(&res[k3], in1, in3)
+	proportion(&res[k4], in1, in4)
+	proportion(&res[k5], in1, in5)
+	proportion(&res[k6], in1, in6)
+	proportion(&res[k7], in1, in7)
+	proportion(&res[k8], in1, diedIn)
+	proportion(&res[k9], in1, leftIn)
 	if !in1 {
 		// Every other KPI's eligibility is a subset of KPI 1's, and a patient outside the
 		// population has no care-process status: all Ineligible, already set by clear.
@@ -377,9 +366,9 @@ func evaluate(res []Result, p *Patient, per Period) {
 	}
 
 	// KPIs 10–12.
-	count(&res[k10], in1, gluten.is(1))
-	count(&res[k11], in1, thyroidTx.is(2, 3))
-	count(&res[k12], in1, ketone.is(1))
+	proportion(&res[k10], in1, gluten.is(1))
+	proportion(&res[k11], in1, thyroidTx.is(2, 3))
+	proportion(&res[k12], in1, ketone.is(1))
 
 	// KPIs 13–24: treatment and monitoring, by the latest record.
 	var tx int16 // the 2021 treatment code the latest record maps to; 0 when unknown
