@@ -170,34 +170,57 @@ func mergersCreate(ctx context.Context, e env, st *store.Store, codes []string, 
 	if err != nil {
 		return fmt.Errorf("nothing created: %w", err)
 	}
-	created, skipped, failed := 0, 0, 0
-	for _, p := range plans {
-		fmt.Fprintf(e.stderr, "%s %s: parent %s (active RE6), from %s, unit %s, OPEN UK %s\n", p.Code, p.Name, p.Parent,
+	steps := make([]mergerStep, len(plans))
+	for i, p := range plans {
+		var d strings.Builder
+		fmt.Fprintf(&d, "%s %s: parent %s (active RE6), from %s, unit %s, OPEN UK %s\n", p.Code, p.Name, p.Parent,
 			p.From.Format(time.DateOnly), orDash(p.Unit), orDash(strings.Join(p.OpenUK, ", ")))
 		for _, w := range p.Warnings {
-			fmt.Fprintf(e.stderr, "  warning: %s\n", w)
+			fmt.Fprintf(&d, "  warning: %s\n", w)
 		}
+		steps[i] = mergerStep{code: p.Code, describe: d.String(), apply: func() error { return p.Create(ctx, st) }}
+		if p.NeedsAsking() {
+			steps[i].question = fmt.Sprintf("Create %s without %s?", p.Code, strings.Join(missing(p), " and "))
+		}
+	}
+	return runMergers(e, steps, dryRun, ask, "created")
+}
+
+// mergerStep is one organisation of a mergers batch: what is shown of it, the question
+// asked before acting (none: no need to ask) and the action.
+type mergerStep struct {
+	code, describe, question string
+	apply                    func() error
+}
+
+// runMergers shows each step and, unless dryRun, asks and acts on one organisation at a
+// time, then sums up; done names the action in the summary ("created", "closed"). A
+// failure is reported and the rest go on; the command then fails.
+func runMergers(e env, steps []mergerStep, dryRun bool, ask func(string) bool, done string) error {
+	applied, skipped, failed := 0, 0, 0
+	for _, s := range steps {
+		fmt.Fprint(e.stderr, s.describe)
 		if dryRun {
 			continue
 		}
-		if p.NeedsAsking() && !ask(fmt.Sprintf("Create %s without %s?", p.Code, strings.Join(missing(p), " and "))) {
+		if s.question != "" && !ask(s.question) {
 			skipped++
 			continue
 		}
-		if err := p.Create(ctx, st); err != nil {
+		if err := s.apply(); err != nil {
 			failed++
-			fmt.Fprintf(e.stderr, "%s: FAILED: %v\n", p.Code, err)
+			fmt.Fprintf(e.stderr, "%s: FAILED: %v\n", s.code, err)
 			continue
 		}
-		created++
+		applied++
 	}
 	if dryRun {
-		fmt.Fprintf(e.stderr, "mergers (dry run, nothing written): %d would be created\n", len(plans))
+		fmt.Fprintf(e.stderr, "mergers (dry run, nothing written): %d would be %s\n", len(steps), done)
 		return nil
 	}
-	fmt.Fprintf(e.stderr, "mergers: %d created, %d skipped, %d failed\n", created, skipped, failed)
+	fmt.Fprintf(e.stderr, "mergers: %d %s, %d skipped, %d failed\n", applied, done, skipped, failed)
 	if failed > 0 {
-		return fmt.Errorf("%d of %d sites could not be created", failed, len(plans))
+		return fmt.Errorf("%d of %d sites could not be %s", failed, len(steps), done)
 	}
 	return nil
 }
@@ -219,32 +242,13 @@ func mergersDelete(ctx context.Context, e env, st *store.Store, codes []string, 
 		return fmt.Errorf("nothing closed: %w", err)
 	}
 	today := store.Day(time.Now())
-	closed, skipped, failed := 0, 0, 0
-	for _, p := range plans {
-		fmt.Fprintf(e.stderr, "%s:\n%s\n", p.Code, p.Describe())
-		if dryRun {
-			continue
-		}
-		if !ask(fmt.Sprintf("Close %s from %s (its history is kept)?", p.Code, today.Format(time.DateOnly))) {
-			skipped++
-			continue
-		}
-		if err := p.Close(ctx, st, today); err != nil {
-			failed++
-			fmt.Fprintf(e.stderr, "%s: FAILED: %v\n", p.Code, err)
-			continue
-		}
-		closed++
+	steps := make([]mergerStep, len(plans))
+	for i, p := range plans {
+		steps[i] = mergerStep{code: p.Code, describe: fmt.Sprintf("%s:\n%s\n", p.Code, p.Describe()),
+			question: fmt.Sprintf("Close %s from %s (its history is kept)?", p.Code, today.Format(time.DateOnly)),
+			apply:    func() error { return p.Close(ctx, st, today) }}
 	}
-	if dryRun {
-		fmt.Fprintf(e.stderr, "mergers (dry run, nothing written): %d would be closed\n", len(plans))
-		return nil
-	}
-	fmt.Fprintf(e.stderr, "mergers: %d closed, %d skipped, %d failed\n", closed, skipped, failed)
-	if failed > 0 {
-		return fmt.Errorf("%d of %d sites could not be closed", failed, len(plans))
-	}
-	return nil
+	return runMergers(e, steps, dryRun, ask, "closed")
 }
 
 func orDash(s string) string {

@@ -34,6 +34,19 @@ type CreatePlan struct {
 	site     store.NewSite
 }
 
+// namedOnce is the codes of a batch seen so far.
+type namedOnce map[string]bool
+
+// check returns raw as a code, and an error when the batch named it already.
+func (n namedOnce) check(raw string) (string, error) {
+	code := normCode(raw)
+	if n[code] {
+		return code, fmt.Errorf("%s: named twice", code)
+	}
+	n[code] = true
+	return code, nil
+}
+
 // PlanCreate looks every code up in ODS and checks it against the register, for the
 // whole batch before anything is written. Errors name the code and the reason.
 func PlanCreate(ctx context.Context, st *store.Store, src Source, ref Reference, codes []string) ([]CreatePlan, error) {
@@ -43,14 +56,13 @@ func PlanCreate(ctx context.Context, st *store.Store, src Source, ref Reference,
 	}
 	var plans []CreatePlan
 	var errs []error
-	seen := map[string]bool{}
+	seen := namedOnce{}
 	for _, raw := range codes {
-		code := normCode(raw)
-		if seen[code] {
-			errs = append(errs, fmt.Errorf("%s: named twice", code))
+		code, err := seen.check(raw)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		seen[code] = true
 		if _, ok := held[code]; ok {
 			errs = append(errs, fmt.Errorf("%s: already in the register", code))
 			continue
@@ -140,14 +152,13 @@ type DeletePlan struct {
 func PlanDelete(ctx context.Context, st *store.Store, codes []string) ([]DeletePlan, error) {
 	var plans []DeletePlan
 	var errs []error
-	seen := map[string]bool{}
+	seen := namedOnce{}
 	for _, raw := range codes {
-		code := normCode(raw)
-		if seen[code] {
-			errs = append(errs, fmt.Errorf("%s: named twice", code))
+		code, err := seen.check(raw)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		seen[code] = true
 		d, err := st.SiteDependantsOf(ctx, code)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
