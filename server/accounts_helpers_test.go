@@ -55,8 +55,14 @@ func newAuthServer(t *testing.T, mutate func(*config)) *authServer {
 
 func (s *authServer) unit(t *testing.T, pz string) int64 {
 	t.Helper()
+	return insertUnit(t, s.db, pz)
+}
+
+// insertUnit adds the unit pz, named "Unit pz", to the database and returns its id.
+func insertUnit(t testing.TB, db *dbtest.DB, pz string) int64 {
+	t.Helper()
 	var id int64
-	if err := s.db.Pool.QueryRow(context.Background(), `INSERT INTO paediatric_diabetes_units (pz_code, name) VALUES ($1, $2) RETURNING id`, pz, "Unit "+pz).Scan(&id); err != nil {
+	if err := db.Pool.QueryRow(context.Background(), `INSERT INTO paediatric_diabetes_units (pz_code, name) VALUES ($1, $2) RETURNING id`, pz, "Unit "+pz).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	return id

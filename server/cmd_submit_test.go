@@ -17,9 +17,7 @@ func TestSubmitAndDemoDataCommands(t *testing.T) {
 	db := dbtest.New(t)
 	ctx := context.Background()
 	for _, pz := range []string{"PZ041", "PZ042", "PZ999"} {
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO paediatric_diabetes_units (pz_code, name) VALUES ($1, $2)`, pz, "Unit "+pz); err != nil {
-			t.Fatal(err)
-		}
+		insertUnit(t, db, pz)
 	}
 	env := envFunc(map[string]string{"DATABASE_URL": db.URL})
 	cli := func(args ...string) (string, string, error) {

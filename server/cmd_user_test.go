@@ -17,9 +17,7 @@ func TestUserCommands(t *testing.T) {
 	db := dbtest.New(t)
 	ctx := context.Background()
 	for _, pz := range []string{"PZ041", "PZ042"} {
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO paediatric_diabetes_units (pz_code, name) VALUES ($1, $2)`, pz, "Unit "+pz); err != nil {
-			t.Fatal(err)
-		}
+		insertUnit(t, db, pz)
 	}
 	env := envFunc(map[string]string{"DATABASE_URL": db.URL})
 	cli := func(stdin string, args ...string) (string, string, error) {

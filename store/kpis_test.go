@@ -64,11 +64,16 @@ func kpiLoad(prefix string) store.SubmissionLoad {
 	}
 }
 
-func TestKPIPatientsLoadsEveryColumn(t *testing.T) {
+// twoUnits is a fresh database with the units PZ901 and PZ902, and a store over it.
+func twoUnits(t *testing.T) (*dbtest.DB, *store.Store, int64, int64) {
+	t.Helper()
 	db := dbtest.New(t)
-	st := store.New(db.Pool)
+	return db, store.New(db.Pool), newUnit(t, db, "PZ901"), newUnit(t, db, "PZ902")
+}
+
+func TestKPIPatientsLoadsEveryColumn(t *testing.T) {
+	_, st, u1, u2 := twoUnits(t)
 	ctx := context.Background()
-	u1, u2 := newUnit(t, db, "PZ901"), newUnit(t, db, "PZ902")
 	upload(t, st, newSubmission(u1, 2024, "a.csv"), kpiLoad("p1"))
 	upload(t, st, newSubmission(u2, 2024, "b.csv"), kpiLoad("p2"))
 	// A superseded submission and another year are not loaded.
@@ -164,10 +169,8 @@ func TestKPIPatientsLoadsEveryColumn(t *testing.T) {
 }
 
 func TestKPIPatientResultsPackWriteReplace(t *testing.T) {
-	db := dbtest.New(t)
-	st := store.New(db.Pool)
+	db, st, u1, u2 := twoUnits(t)
 	ctx := context.Background()
-	u1, u2 := newUnit(t, db, "PZ901"), newUnit(t, db, "PZ902")
 	upload(t, st, newSubmission(u1, 2024, "a.csv"), kpiLoad("p1"))
 	upload(t, st, newSubmission(u2, 2024, "b.csv"), kpiLoad("p2"))
 	ps, err := st.KPIPatients(ctx, 2024, nil)
@@ -299,10 +302,8 @@ func TestKPIAggregatesReplaceAndRead(t *testing.T) {
 }
 
 func TestKPIUnitSumsReplaceAndRead(t *testing.T) {
-	db := dbtest.New(t)
-	st := store.New(db.Pool)
+	db, st, u1, u2 := twoUnits(t)
 	ctx := context.Background()
-	u1, u2 := newUnit(t, db, "PZ901"), newUnit(t, db, "PZ902")
 	n := len(kpi.Definitions)
 	sums := func(unit int64, pz string, base int32) store.KPIUnitSums {
 		u := store.KPIUnitSums{UnitID: unit, PZCode: pz, KPICount: n, Counts: make([]int32, 25*n), Sums: make([]float64, 10*n),
